@@ -51,12 +51,12 @@ func gfMul(a, b byte) byte {
 // gfInv returns a^254 = a^-1 (and 0 for 0) with a fixed multiplication chain.
 func gfInv(a byte) byte {
 	// 254 = 0b11111110: square-and-multiply with a data-independent schedule.
-	a2 := gfMul(a, a)     // a^2
-	a3 := gfMul(a2, a)    // a^3
-	a6 := gfMul(a3, a3)   // a^6
-	a7 := gfMul(a6, a)    // a^7
-	a14 := gfMul(a7, a7)  // a^14
-	a15 := gfMul(a14, a)  // a^15
+	a2 := gfMul(a, a)    // a^2
+	a3 := gfMul(a2, a)   // a^3
+	a6 := gfMul(a3, a3)  // a^6
+	a7 := gfMul(a6, a)   // a^7
+	a14 := gfMul(a7, a7) // a^14
+	a15 := gfMul(a14, a) // a^15
 	a30 := gfMul(a15, a15)
 	a31 := gfMul(a30, a)
 	a62 := gfMul(a31, a31)
