@@ -10,9 +10,10 @@ package mlsclient
 
 import (
 	"context"
-	"fmt"
+	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,6 +27,9 @@ type Config struct {
 	Name string
 	// Logger receives one line per RPC failure; nil discards.
 	Logger *slog.Logger
+	// Rand and Now are passed to the engine; nil means crypto/rand and time.Now.
+	Rand io.Reader
+	Now  func() time.Time
 }
 
 // Server is the MLSClient gRPC service. It is safe for concurrent use; RPCs are
@@ -36,12 +40,19 @@ type Server struct {
 	name string
 	log  *slog.Logger
 
-	mu sync.Mutex
+	rand io.Reader
+	now  func() time.Time
+
+	mu     sync.Mutex
+	nextID uint32
+	joins  map[uint32]*join
+	states map[uint32]*member
 }
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{name: cfg.Name, log: cfg.Logger}
+	s := &Server{name: cfg.Name, log: cfg.Logger, rand: cfg.Rand, now: cfg.Now,
+		joins: map[uint32]*join{}, states: map[uint32]*member{}}
 	if s.name == "" {
 		s.name = "Daylight"
 	}
@@ -63,8 +74,6 @@ func invalid(op string, err error) error {
 func notFound(op, what string, id uint32) error {
 	return status.Errorf(codes.NotFound, "daylight: %s: unknown %s %d", op, what, id)
 }
-
-var _ = fmt.Sprintf
 
 // Name implements the Name RPC.
 func (s *Server) Name(context.Context, *pb.NameRequest) (*pb.NameResponse, error) {
