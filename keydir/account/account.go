@@ -68,7 +68,7 @@ func (o Op) String() string {
 // Limits of the encoding.
 const (
 	MaxUsername   = 255
-	MaxKeyBytes   = 1 << 16 - 1
+	MaxKeyBytes   = 1<<16 - 1
 	signatureSize = ed25519.SignatureSize
 )
 

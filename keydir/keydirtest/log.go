@@ -1,0 +1,119 @@
+// Package keydirtest provides an in-memory access log for keydir tests: an
+// RFC 6962 tree whose checkpoints (C2SP tlog-checkpoint) are signed by a log
+// key and cosigned (C2SP tlog-cosignature) by test witnesses. It stands in for
+// accesslog/tlog until that adapter implements keydir.Log; it is not durable.
+package keydirtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/daylight-im/daylight/keydir"
+	fnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/merkle/testonly"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Log is an in-memory keydir.Log.
+type Log struct {
+	Origin string
+
+	mu        sync.Mutex
+	tree      *testonly.Tree
+	entries   [][]byte
+	signer    note.Signer
+	verifier  note.Verifier
+	witnesses []note.Signer
+	wverifs   []note.Verifier
+}
+
+// NewLog returns an empty log with its own key and n witnesses.
+func NewLog(origin string, n int) (*Log, error) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{Origin: origin, tree: testonly.New(rfc6962.DefaultHasher)}
+	if l.signer, err = note.NewSigner(skey); err != nil {
+		return nil, err
+	}
+	if l.verifier, err = note.NewVerifier(vkey); err != nil {
+		return nil, err
+	}
+	for i := range n {
+		wskey, wvkey, err := note.GenerateKey(rand.Reader, fmt.Sprintf("witness%d.test", i))
+		if err != nil {
+			return nil, err
+		}
+		s, err := fnote.NewSignerForCosignatureV1(wskey)
+		if err != nil {
+			return nil, err
+		}
+		v, err := fnote.NewVerifierForCosignatureV1(wvkey)
+		if err != nil {
+			return nil, err
+		}
+		l.witnesses, l.wverifs = append(l.witnesses, s), append(l.wverifs, v)
+	}
+	return l, nil
+}
+
+// Verifiers returns the log's key and the witnesses' cosignature keys.
+func (l *Log) Verifiers() (note.Verifier, []note.Verifier) { return l.verifier, l.wverifs }
+
+// AppendHead appends keydir.MarshalHeadEntry(h).
+func (l *Log) AppendHead(_ context.Context, h keydir.EpochHead) (uint64, error) {
+	return l.AppendEntry(keydir.MarshalHeadEntry(h)), nil
+}
+
+// AppendEntry appends raw entry bytes (tests use it to log what a
+// misbehaving directory would).
+func (l *Log) AppendEntry(entry []byte) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, append([]byte(nil), entry...))
+	l.tree.AppendData(entry)
+	return uint64(len(l.entries) - 1)
+}
+
+// Entries returns a copy of every entry, in order (what an auditor reads
+// from the log's tiles).
+func (l *Log) Entries() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][]byte(nil), l.entries...)
+}
+
+// Checkpoint signs the current tree with the log key and every witness.
+func (l *Log) Checkpoint(context.Context) ([]byte, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	size := l.tree.Size()
+	cp := log.Checkpoint{Origin: l.Origin, Size: size, Hash: l.tree.Hash()}
+	signers := append([]note.Signer{l.signer}, l.witnesses...)
+	n, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, signers...)
+	return n, size, err
+}
+
+// Inclusion returns entry index and its inclusion proof at size.
+func (l *Log) Inclusion(_ context.Context, index, size uint64) ([]byte, [][32]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if index >= size || size > l.tree.Size() {
+		return nil, nil, errors.New("keydirtest: index or size out of range")
+	}
+	p, err := l.tree.InclusionProof(index, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([][32]byte, len(p))
+	for i := range p {
+		copy(out[i][:], p[i])
+	}
+	return append([]byte(nil), l.entries[index]...), out, nil
+}
