@@ -18,8 +18,8 @@ type Fixture struct {
 	Signed      *policy.Signed
 	Verified    *policy.Verified
 	Provider    ed25519.PrivateKey
-	Trustees    []ed25519.PrivateKey         // signing keys, in trustee order
-	PeriodKeys  []map[uint32][]byte          // X-Wing private seeds per trustee and period
+	Trustees    []ed25519.PrivateKey          // signing keys, in trustee order
+	PeriodKeys  []map[uint32][]byte           // X-Wing private seeds per trustee and period
 	Courts      map[string]ed25519.PrivateKey // by court id
 	WitnessKeys []ed25519.PrivateKey
 }
