@@ -159,6 +159,14 @@ func VerifyConsistency(old, new *Checkpoint, p [][]byte) error {
 	if new.Size < old.Size {
 		return fmt.Errorf("accesslog: tree shrank from %d to %d (rollback): %w", old.Size, new.Size, ErrInconsistent)
 	}
+	if old.Size == 0 {
+		// The empty tree is a prefix of every tree (tlog-witness: "the empty
+		// tree is consistent with any tree, so no proof is necessary").
+		if len(p) != 0 {
+			return fmt.Errorf("accesslog: proof given from the empty tree: %w", ErrInconsistent)
+		}
+		return nil
+	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old.Size, new.Size, p, old.Hash[:], new.Hash[:]); err != nil {
 		return fmt.Errorf("accesslog: trees %d and %d: %w: %v", old.Size, new.Size, ErrInconsistent, err)
 	}

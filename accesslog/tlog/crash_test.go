@@ -1,0 +1,152 @@
+package tlog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/daylight-im/daylight/accesslog"
+	"k8s.io/klog/v2"
+)
+
+// TestMain lets the test binary re-exec itself as a log process that appends
+// until it is killed (TestAttackSIGKILLDuringAppends).
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("DAYLIGHT_TLOG_CRASH_CHILD"); dir != "" {
+		os.Exit(crashChild(dir, os.Getenv("DAYLIGHT_TLOG_CRASH_WITNESSES")))
+	}
+	// tessera logs through klog's global logger; keep test output readable.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	os.Exit(m.Run())
+}
+
+// crashChild opens the log in dir and appends from 16 goroutines forever.
+func crashChild(dir, witnesses string) int {
+	ctx := context.Background()
+	var ws []Witness
+	for _, w := range strings.Fields(witnesses) {
+		u, vkey, _ := strings.Cut(w, "=")
+		ws = append(ws, Witness{URL: u, VKey: vkey})
+	}
+	l, err := Open(ctx, Config{Dir: dir, Origin: testOrigin, Witnesses: ws, WitnessThreshold: len(ws),
+		CheckpointInterval: 100 * time.Millisecond, BatchMaxAge: 5 * time.Millisecond, BatchMaxSize: 64})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	for g := range 16 {
+		go func() {
+			for i := 0; ; i++ {
+				if _, err := l.Append(ctx, sampleEntry(g*1_000_000+i)); err != nil {
+					fmt.Fprintln(os.Stderr, "child append:", err)
+				}
+			}
+		}()
+	}
+	select {}
+}
+
+// TestAttackSIGKILLDuringAppends kills a real log process with SIGKILL while
+// it appends and publishes witnessed checkpoints, three times, restarting it
+// on the same directory each time. Every checkpoint the log ever published
+// (sampled from its checkpoint file every few milliseconds) must be
+// consistent with the final one, the witnesses must keep cosigning after
+// each restart, and every entry must still parse and hash to the root.
+func TestAttackSIGKILLDuringAppends(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	_, vkey := newLogKey(t, dir)
+	ws := startWitnesses(t, 2, vkey)
+	var spec []string
+	for _, w := range ws {
+		spec = append(spec, w.srv.URL+"="+w.vkey)
+	}
+
+	var mu sync.Mutex
+	published := map[string]bool{}
+	stop := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() { // record every checkpoint that appears in the published file
+		defer sampler.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(3 * time.Millisecond):
+			}
+			if b, err := os.ReadFile(dir + "/checkpoint"); err == nil {
+				mu.Lock()
+				published[string(b)] = true
+				mu.Unlock()
+			}
+		}
+	}()
+
+	for round := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "DAYLIGHT_TLOG_CRASH_CHILD="+dir, "DAYLIGHT_TLOG_CRASH_WITNESSES="+strings.Join(spec, " "))
+		cmd.Stderr = nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(700+300*round) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("round %d: child exited on its own: %v", round, err)
+		}
+	}
+	close(stop)
+	sampler.Wait()
+
+	// Restart in-process, append once more, and wait for a witnessed checkpoint.
+	l := openTestLog(t, dir, ws, 2)
+	idx, err := l.Append(ctx, sampleEntry(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Await(ctx, idx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(dir, l.Policy(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := c.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d entries after 3 kills; %d distinct published checkpoints sampled", final.Size, len(published))
+	if len(published) < 4 || final.Size < 100 {
+		t.Fatalf("the test did not exercise the log: %d checkpoints, %d entries", len(published), final.Size)
+	}
+	for raw := range published {
+		cp, err := l.Policy().Verify([]byte(raw))
+		if err != nil {
+			t.Fatalf("a published checkpoint does not verify: %v\n%s", err, raw)
+		}
+		if err := c.VerifyConsistency(ctx, cp, final); err != nil {
+			t.Fatalf("published checkpoint of size %d is inconsistent with the log after restart: %v", cp.Size, err)
+		}
+	}
+	n := uint64(0)
+	if err := c.Entries(ctx, final, func(i uint64, e []byte) error {
+		n++
+		_, err := accesslog.Parse(e)
+		return err
+	}); err != nil || n != final.Size {
+		t.Fatalf("entries: %d of %d, %v", n, final.Size, err)
+	}
+}
