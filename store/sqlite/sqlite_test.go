@@ -1,0 +1,39 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/store/sqlite"
+	"github.com/daylight-im/daylight/store/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return st
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) ds.Store {
+		return open(t, filepath.Join(t.TempDir(), "daylight.db"))
+	})
+}
+
+// TestDurabilitySettings is the crash-safety building block: every write
+// transaction is fsynced to the WAL before Commit returns.
+func TestDurabilitySettings(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "daylight.db"))
+	defer st.Close()
+	mode, sync, err := st.Durability(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || sync != 2 {
+		t.Fatalf("journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, sync)
+	}
+}
