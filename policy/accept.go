@@ -43,6 +43,7 @@ func Diff(old, new *Policy) []Change {
 	add("n", fmt.Sprint(len(old.Trustees)), fmt.Sprint(len(new.Trustees)), true)
 	add("w", fmt.Sprint(old.W), fmt.Sprint(new.W), true)
 	add("periods", fmt.Sprint(old.Periods), fmt.Sprint(new.Periods), true)
+	add("log", old.Log.Origin+" "+old.Log.VerifierKey, new.Log.Origin+" "+new.Log.VerifierKey, true)
 
 	trusteeDesc := func(t Trustee) string { return t.Jurisdiction + " key " + keyFP(t.SigningKey) }
 	oldT := map[string]Trustee{}

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/daylight-im/daylight/accesslog"
 	"github.com/daylight-im/daylight/escrow"
 )
 
@@ -65,6 +66,13 @@ type Witness struct {
 	VerifierKey string
 }
 
+// LogKey names the access log: its checkpoint origin and its signed-note
+// verifier key (C2SP tlog-checkpoint, signed-note).
+type LogKey struct {
+	Origin      string
+	VerifierKey string
+}
+
 // Budgets bound lawful access (A5, A6). Durations are in seconds.
 type Budgets struct {
 	RecordsPerWarrant         uint32
@@ -93,6 +101,7 @@ type Policy struct {
 	K         uint8
 	Trustees  []Trustee
 	Courts    []Court
+	Log       LogKey
 	Witnesses []Witness
 	W         uint8
 	Periods   KeyPeriods
@@ -135,6 +144,8 @@ func (p *Policy) Marshal() ([]byte, error) {
 		addString(&b, c.Jurisdiction)
 		b.AddBytes(c.Key)
 	}
+	addString(&b, p.Log.Origin)
+	addString(&b, p.Log.VerifierKey)
 	b.AddUint8(uint8(len(p.Witnesses)))
 	for _, w := range p.Witnesses {
 		addString(&b, w.Name)
@@ -241,6 +252,12 @@ func (p *Policy) Validate() error {
 			return fmt.Errorf("%w: %s.key: size", ErrInvalid, field)
 		}
 	}
+	if err := checkString("log.origin", p.Log.Origin); err != nil {
+		return err
+	}
+	if err := checkString("log.verifier_key", p.Log.VerifierKey); err != nil {
+		return err
+	}
 	wit := map[string]bool{}
 	for i, w := range p.Witnesses {
 		field := fmt.Sprintf("witnesses[%d]", i)
@@ -337,6 +354,12 @@ func Parse(body []byte) (*Policy, error) {
 		c.Key = bytes.Clone(key)
 		p.Courts = append(p.Courts, c)
 	}
+	if p.Log.Origin, err = readString(&s, "log.origin"); err != nil {
+		return nil, err
+	}
+	if p.Log.VerifierKey, err = readString(&s, "log.verifier_key"); err != nil {
+		return nil, err
+	}
 	if !s.ReadUint8(&nw) {
 		return nil, fmt.Errorf("%w: witnesses: truncated", ErrMalformed)
 	}
@@ -432,4 +455,18 @@ func (p *Policy) TrusteeIndex(id string) (int, bool) {
 		}
 	}
 	return -1, false
+}
+
+// CheckpointPolicy returns what the policy says to trust about the access
+// log: its origin and key, its witnesses, and w (A3).
+func (p *Policy) CheckpointPolicy() (*accesslog.CheckpointPolicy, error) {
+	var keys []string
+	for _, w := range p.Witnesses {
+		keys = append(keys, w.VerifierKey)
+	}
+	cp, err := accesslog.NewCheckpointPolicy(p.Log.Origin, p.Log.VerifierKey, keys, int(p.W))
+	if err != nil {
+		return nil, fmt.Errorf("%w: log or witness keys: %w", ErrInvalid, err)
+	}
+	return cp, nil
 }

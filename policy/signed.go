@@ -93,6 +93,9 @@ func Verify(s *Signed) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := p.CheckpointPolicy(); err != nil {
+		return nil, err
+	}
 	id := IDOf(s.Body)
 	msg := signedMessage(id)
 	keys := map[string]ed25519.PublicKey{ProviderSigner: p.Provider}

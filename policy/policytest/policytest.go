@@ -9,19 +9,21 @@ import (
 	"testing"
 
 	"github.com/cloudflare/circl/kem/xwing"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/daylight-im/daylight/policy"
 )
 
 // Fixture is a policy signed by all its parties, with every private key.
 type Fixture struct {
-	Signed      *policy.Signed
-	Verified    *policy.Verified
-	Provider    ed25519.PrivateKey
-	Trustees    []ed25519.PrivateKey          // signing keys, in trustee order
-	PeriodKeys  []map[uint32][]byte           // X-Wing private seeds per trustee and period
-	Courts      map[string]ed25519.PrivateKey // by court id
-	WitnessKeys []ed25519.PrivateKey
+	Signed     *policy.Signed
+	Verified   *policy.Verified
+	Provider   ed25519.PrivateKey
+	Trustees   []ed25519.PrivateKey          // signing keys, in trustee order
+	PeriodKeys []map[uint32][]byte           // X-Wing private seeds per trustee and period
+	Courts     map[string]ed25519.PrivateKey // by court id
+	LogSigner  string                        // signed-note signer key of the log
+	Witnesses  []string                      // signed-note signer keys of the witnesses (cosignature/v1)
 }
 
 // Genesis is the fixture's key period genesis (2026-01-01T00:00:00Z).
@@ -82,10 +84,20 @@ func New(t testing.TB, k, n int, periods []uint32, mod func(*policy.Policy)) *Fi
 		f.Courts[c.id] = cpriv
 		p.Courts = append(p.Courts, policy.Court{ID: c.id, Jurisdiction: c.j, Key: cpub})
 	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "log.daylight.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.LogSigner = skey
+	p.Log = policy.LogKey{Origin: "log.daylight.test", VerifierKey: vkey}
 	for i := 0; i < 2; i++ {
-		wpub, wpriv, _ := ed25519.GenerateKey(rand.Reader)
-		f.WitnessKeys = append(f.WitnessKeys, wpriv)
-		p.Witnesses = append(p.Witnesses, policy.Witness{Name: fmt.Sprintf("witness-%d", i), VerifierKey: fmt.Sprintf("witness-%d+%x", i, wpub[:4])})
+		name := fmt.Sprintf("witness-%d", i)
+		skey, vkey, err := note.GenerateKey(rand.Reader, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Witnesses = append(f.Witnesses, skey)
+		p.Witnesses = append(p.Witnesses, policy.Witness{Name: name, VerifierKey: vkey})
 	}
 	if mod != nil {
 		mod(p)
