@@ -370,3 +370,10 @@ func (d *Directory) History(ctx context.Context, username string, since uint64) 
 	}
 	return resp, nil
 }
+
+// Label returns the VRF label of username (what the tree and the Store are
+// keyed by).
+func (d *Directory) Label(username string) [32]byte {
+	l, _ := proveLabel(d.vrf, username)
+	return l
+}

@@ -39,7 +39,9 @@ func (h *EpochHead) signedMessage() []byte {
 }
 
 // Sign sets h.Signature with the directory key.
-func (h *EpochHead) Sign(priv ed25519.PrivateKey) { h.Signature = ed25519.Sign(priv, h.signedMessage()) }
+func (h *EpochHead) Sign(priv ed25519.PrivateKey) {
+	h.Signature = ed25519.Sign(priv, h.signedMessage())
+}
 
 // ErrBadHeadSignature is returned by VerifyHead.
 var ErrBadHeadSignature = errors.New("keydir: epoch head signature invalid")

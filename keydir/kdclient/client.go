@@ -18,6 +18,7 @@ type Client struct {
 	mu    sync.Mutex
 	pins  map[string]Pin
 	roots map[uint64][32]byte
+	split map[uint64]bool // epochs seen with two roots: nothing anchored there is trusted
 }
 
 // Pin is what a client trusts about a contact after first use.
@@ -34,7 +35,7 @@ func pinOf(st *account.State) Pin {
 
 // NewClient returns a Client with no pins.
 func NewClient(cfg Config) *Client {
-	return &Client{cfg: cfg, pins: map[string]Pin{}, roots: map[uint64][32]byte{}}
+	return &Client{cfg: cfg, pins: map[string]Pin{}, roots: map[uint64][32]byte{}, split: map[uint64]bool{}}
 }
 
 // Errors a caller branches on.
@@ -54,7 +55,8 @@ var (
 
 // NoteRoot records the root of an epoch seen anywhere (lookups, monitoring,
 // gossip with other clients) and fails with ErrSplitView if a different
-// root was seen for it before.
+// root was seen for it before; from then on every response anchored at that
+// epoch is refused.
 func (c *Client) NoteRoot(h keydir.EpochHead) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -62,7 +64,8 @@ func (c *Client) NoteRoot(h keydir.EpochHead) error {
 }
 
 func (c *Client) noteRootLocked(h keydir.EpochHead) error {
-	if r, ok := c.roots[h.Epoch]; ok && r != h.Root {
+	if r, ok := c.roots[h.Epoch]; c.split[h.Epoch] || ok && r != h.Root {
+		c.split[h.Epoch] = true
 		return fmt.Errorf("%w: epoch %d", ErrSplitView, h.Epoch)
 	}
 	c.roots[h.Epoch] = h.Root

@@ -149,7 +149,14 @@ func (c *Client) Sync(m *Monitor, r *keydir.HistoryResponse) ([]Alert, error) {
 		if h.Epoch != next.Epoch+1 {
 			return nil, unverifiable("epoch %d where %d was due", h.Epoch, next.Epoch+1)
 		}
-		if r, ok := c.Roots()[h.Epoch]; ok && r != h.Root {
+		c.mu.Lock()
+		seen, ok := c.roots[h.Epoch]
+		split := c.split[h.Epoch] || ok && seen != h.Root
+		if split {
+			c.split[h.Epoch] = true
+		}
+		c.mu.Unlock()
+		if split {
 			return nil, fmt.Errorf("%w: epoch %d", ErrSplitView, h.Epoch)
 		}
 		seenRoots[h.Epoch] = h.Root

@@ -12,8 +12,8 @@ import (
 	"sync"
 
 	"github.com/daylight-im/daylight/keydir"
-	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/formats/log"
+	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/merkle/testonly"
 	"golang.org/x/mod/sumdb/note"
@@ -116,4 +116,22 @@ func (l *Log) Inclusion(_ context.Context, index, size uint64) ([]byte, [][32]by
 		copy(out[i][:], p[i])
 	}
 	return append([]byte(nil), l.entries[index]...), out, nil
+}
+
+// Fork returns a copy of l that the same log key signs but that fresh
+// witnesses cosign: what a provider that forks its log can produce, since
+// the real witnesses refuse to cosign an inconsistent tree.
+func (l *Log) Fork() (*Log, error) {
+	f, err := NewLog(l.Origin, len(l.witnesses))
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f.signer, f.verifier = l.signer, l.verifier
+	for _, e := range l.entries {
+		f.entries = append(f.entries, e)
+		f.tree.AppendData(e)
+	}
+	return f, nil
 }
