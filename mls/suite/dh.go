@@ -50,6 +50,9 @@ func (g x25519Group) generateEphemeral(r io.Reader) (priv, pub []byte, err error
 }
 
 func (x25519Group) dh(priv, pub []byte) ([]byte, error) {
+	if len(priv) != x25519.Size || len(pub) != x25519.Size {
+		return nil, fmt.Errorf("X25519 key has wrong length")
+	}
 	var sk, pk, out x25519.Key
 	copy(sk[:], priv)
 	copy(pk[:], pub)
@@ -100,6 +103,9 @@ func (g x448Group) generateEphemeral(r io.Reader) (priv, pub []byte, err error) 
 }
 
 func (x448Group) dh(priv, pub []byte) ([]byte, error) {
+	if len(priv) != x448.Size || len(pub) != x448.Size {
+		return nil, fmt.Errorf("X448 key has wrong length")
+	}
 	var sk, pk, out x448.Key
 	copy(sk[:], priv)
 	copy(pk[:], pub)
@@ -143,7 +149,7 @@ func (g nistGroup) deriveCandidate(k *kdf, suiteID, dkpPRK []byte) ([]byte, erro
 }
 
 func (g nistGroup) public(priv []byte) ([]byte, error) {
-	sk, err := g.curve.NewPrivateKey(priv)
+	sk, err := g.curve.NewPrivateKey(leftPad(priv, g.sk))
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +170,7 @@ func (g nistGroup) generateEphemeral(r io.Reader) (priv, pub []byte, err error) 
 }
 
 func (g nistGroup) dh(priv, pub []byte) ([]byte, error) {
-	sk, err := g.curve.NewPrivateKey(priv)
+	sk, err := g.curve.NewPrivateKey(leftPad(priv, g.sk))
 	if err != nil {
 		return nil, err
 	}

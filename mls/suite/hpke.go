@@ -348,7 +348,7 @@ func (k *dhkem) encap(r io.Reader, pkR []byte) (sharedSecret, enc []byte, err er
 
 // decap implements Decap(enc, skR) (RFC 9180, Section 4.1).
 func (k *dhkem) decap(skR, enc []byte) ([]byte, error) {
-	if len(skR) != k.group.nsk() {
+	if len(skR) > k.group.nsk() || len(skR) == 0 {
 		return nil, fmt.Errorf("private key is %d bytes, want %d", len(skR), k.group.nsk())
 	}
 	if err := k.group.validatePublic(enc); err != nil {

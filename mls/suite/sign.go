@@ -215,8 +215,14 @@ func (e ecdsaScheme) generate(r io.Reader) (priv, pub []byte, err error) {
 	return nil, nil, errors.New("ECDSA key generation: no valid scalar")
 }
 
+// key parses a big-endian scalar. Shorter encodings are left-padded: some
+// implementations (and the P-521 vectors) drop leading zero bytes.
+func (e ecdsaScheme) key(priv []byte) (*ecdsa.PrivateKey, error) {
+	return ecdsa.ParseRawPrivateKey(e.curve, leftPad(priv, e.nsk))
+}
+
 func (e ecdsaScheme) public(priv []byte) ([]byte, error) {
-	k, err := ecdsa.ParseRawPrivateKey(e.curve, priv)
+	k, err := e.key(priv)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +236,7 @@ func (e ecdsaScheme) digest(msg []byte) []byte {
 }
 
 func (e ecdsaScheme) sign(priv, msg []byte) ([]byte, error) {
-	k, err := ecdsa.ParseRawPrivateKey(e.curve, priv)
+	k, err := e.key(priv)
 	if err != nil {
 		return nil, err
 	}
@@ -248,4 +254,15 @@ func (e ecdsaScheme) verify(pub, msg, sig []byte) bool {
 func (e ecdsaScheme) validatePublic(pub []byte) error {
 	_, err := ecdsa.ParseUncompressedPublicKey(e.curve, pub)
 	return err
+}
+
+// leftPad returns b left-padded with zeros to n bytes (b itself if it is not
+// shorter).
+func leftPad(b []byte, n int) []byte {
+	if len(b) >= n || len(b) == 0 {
+		return b
+	}
+	out := make([]byte, n)
+	copy(out[n-len(b):], b)
+	return out
 }

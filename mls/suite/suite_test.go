@@ -472,3 +472,34 @@ func TestAppendVarint(t *testing.T) {
 		}
 	}
 }
+
+// TestShortScalarsAccepted: P-curve private keys with leading zero bytes
+// dropped (as in the P-521 message-protection vector) are left-padded;
+// X25519 keys of the wrong length are rejected.
+func TestShortScalarsAccepted(t *testing.T) {
+	s, _ := Lookup(P521AES256GCMSHA512P521)
+	priv := make([]byte, 66)
+	priv[65] = 5
+	pub, err := s.SignaturePublicKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.SignWithLabel(priv[1:], "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyWithLabel(pub, "x", nil, sig); err != nil {
+		t.Fatal(err)
+	}
+	hpub, _ := s.HPKEPublicKey(priv)
+	kem, ct, _ := s.EncryptWithLabel(hpub, "x", nil, []byte("m"))
+	if pt, err := s.DecryptWithLabel(priv[1:], "x", nil, kem, ct); err != nil || string(pt) != "m" {
+		t.Errorf("short P-521 HPKE key: %q %v", pt, err)
+	}
+	x, _ := Lookup(X25519AES128GCMSHA256Ed25519)
+	xpriv, xpub, _ := x.GenerateKeyPair(rand.Reader)
+	kem, ct, _ = x.EncryptWithLabel(xpub, "x", nil, []byte("m"))
+	if _, err := x.DecryptWithLabel(xpriv[1:], "x", nil, kem, ct); err == nil {
+		t.Error("31-byte X25519 private key accepted")
+	}
+}
