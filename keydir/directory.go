@@ -27,9 +27,9 @@ type Log interface {
 	// log's signature and at least the policy's threshold of witness
 	// cosignatures) and the tree size it commits to.
 	Checkpoint(ctx context.Context) (note []byte, size uint64, err error)
-	// Inclusion returns the entry bytes at index and their RFC 6962
-	// inclusion proof in the tree of the given size.
-	Inclusion(ctx context.Context, index, size uint64) (entry []byte, proof [][32]byte, err error)
+	// Inclusion returns the RFC 6962 inclusion proof of the entry at index
+	// in the tree of checkpoint (one that Checkpoint returned).
+	Inclusion(ctx context.Context, index uint64, checkpoint []byte) (proof [][32]byte, err error)
 }
 
 // Config configures a Directory.
@@ -255,42 +255,42 @@ func (d *Directory) logEpoch(ctx context.Context, i int) error {
 
 // witnessed returns the log's checkpoint and the latest epoch whose head it
 // covers.
-func (d *Directory) witnessed(ctx context.Context) ([]byte, uint64, uint64, error) {
+func (d *Directory) witnessed(ctx context.Context) ([]byte, uint64, error) {
 	cp, size, err := d.cfg.Log.Checkpoint(ctx)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("keydir: log checkpoint: %w", err)
+		return nil, 0, fmt.Errorf("keydir: log checkpoint: %w", err)
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for i := len(d.epochs) - 1; i >= 0; i-- {
 		if d.epochs[i].Logged && d.epochs[i].LogIdx < size {
-			return cp, size, uint64(i + 1), nil
+			return cp, uint64(i + 1), nil
 		}
 	}
-	return nil, 0, 0, ErrNotPublished
+	return nil, 0, ErrNotPublished
 }
 
-func (d *Directory) headProof(ctx context.Context, epoch, size uint64) (LogProof, error) {
+func (d *Directory) headProof(ctx context.Context, epoch uint64, cp []byte) (LogProof, error) {
 	d.mu.RLock()
-	idx := d.epochs[epoch-1].LogIdx
+	e := d.epochs[epoch-1]
 	d.mu.RUnlock()
-	entry, hashes, err := d.cfg.Log.Inclusion(ctx, idx, size)
+	hashes, err := d.cfg.Log.Inclusion(ctx, e.LogIdx, cp)
 	if err != nil {
 		return LogProof{}, fmt.Errorf("keydir: log inclusion of epoch %d: %w", epoch, err)
 	}
-	return LogProof{Index: idx, Entry: entry, Hashes: hashes}, nil
+	return LogProof{Index: e.LogIdx, Entry: MarshalHeadEntry(e.Head), Hashes: hashes}, nil
 }
 
 // Lookup returns username's account as of the latest epoch that a
 // witnessed checkpoint covers, with every proof a client needs
 // (kdclient.VerifyLookup). An unknown username gets an absence proof.
 func (d *Directory) Lookup(ctx context.Context, username string) (*LookupResponse, error) {
-	cp, size, epoch, err := d.witnessed(ctx)
+	cp, epoch, err := d.witnessed(ctx)
 	if err != nil {
 		return nil, err
 	}
 	label, vp := proveLabel(d.vrf, username)
-	hp, err := d.headProof(ctx, epoch, size)
+	hp, err := d.headProof(ctx, epoch, cp)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func committedVersion(vs []StoredVersion, value [32]byte) (int, error) {
 // witnessed one (at most Config.MaxHistoryEpochs; call again from the last
 // epoch returned).
 func (d *Directory) History(ctx context.Context, username string, since uint64) (*HistoryResponse, error) {
-	cp, size, latest, err := d.witnessed(ctx)
+	cp, latest, err := d.witnessed(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func (d *Directory) History(ctx context.Context, username string, since uint64) 
 	}
 	end := min(latest, since+uint64(d.cfg.MaxHistoryEpochs))
 	for e := since + 1; e <= end; e++ {
-		hp, err := d.headProof(ctx, e, size)
+		hp, err := d.headProof(ctx, e, cp)
 		if err != nil {
 			return nil, err
 		}

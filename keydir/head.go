@@ -16,26 +16,29 @@ import (
 	"fmt"
 	"slices"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/daylight-im/daylight/accesslog"
 )
 
-// EpochHead is a directory epoch's signed root. It is what the access log
-// holds as a KeyDirectory entry.
+// EpochHead is a directory epoch's signed root: the access log's
+// KeyDirectory entry (accesslog.KeyDirectory), which is its encoding in the
+// log and whose SignedMessage the directory key signs.
 type EpochHead struct {
 	Epoch     uint64
 	Root      [32]byte // keydir/prefix root
 	Time      uint64   // Unix seconds, the directory's clock
-	Signature []byte   // Ed25519 by the directory key over signedMessage
+	Signature []byte   // Ed25519 by the directory key
 }
 
-const headContext = "daylight/keydir/epoch-head/v1\x00"
+func (h *EpochHead) entry() *accesslog.KeyDirectory {
+	return &accesslog.KeyDirectory{Epoch: h.Epoch, Root: h.Root, Time: h.Time, Signature: h.Signature}
+}
 
 func (h *EpochHead) signedMessage() []byte {
-	b := cryptobyte.NewBuilder([]byte(headContext))
-	b.AddUint64(h.Epoch)
-	b.AddBytes(h.Root[:])
-	b.AddUint64(h.Time)
-	return b.BytesOrPanic()
+	m, err := h.entry().SignedMessage()
+	if err != nil {
+		panic("keydir: KeyDirectory entry without variable fields failed to encode: " + err.Error())
+	}
+	return m
 }
 
 // Sign sets h.Signature with the directory key.
@@ -59,54 +62,23 @@ func (h *EpochHead) Equal(o *EpochHead) bool {
 	return h.Epoch == o.Epoch && h.Root == o.Root && h.Time == o.Time && subtle.ConstantTimeCompare(h.Signature, o.Signature) == 1
 }
 
-func addHead(b *cryptobyte.Builder, h *EpochHead) {
-	b.AddUint64(h.Epoch)
-	b.AddBytes(h.Root[:])
-	b.AddUint64(h.Time)
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(h.Signature) })
-}
-
-func readHead(s *cryptobyte.String, field string) (EpochHead, error) {
-	var h EpochHead
-	var sig cryptobyte.String
-	if !s.ReadUint64(&h.Epoch) || !s.CopyBytes(h.Root[:]) || !s.ReadUint64(&h.Time) || !s.ReadUint16LengthPrefixed(&sig) {
-		return h, fmt.Errorf("keydir: %s: truncated", field)
-	}
-	h.Signature = slices.Clone([]byte(sig))
-	return h, nil
-}
-
-// MarshalHeadEntry is the default log encoding of a head, used when the log
-// adapter does not bring its own:
-//
-//	struct {
-//	  uint8 type = 0x4b;  // 'K'
-//	  uint64 epoch; opaque root[32]; uint64 time; opaque signature<0..2^16-1>;
-//	} KeyDirectoryEntry;
+// MarshalHeadEntry encodes h as the access log's KeyDirectory entry.
 func MarshalHeadEntry(h EpochHead) []byte {
-	b := cryptobyte.NewBuilder(nil)
-	b.AddUint8(headEntryType)
-	addHead(b, &h)
-	return b.BytesOrPanic()
+	b, err := accesslog.Marshal(h.entry())
+	if err != nil {
+		panic("keydir: KeyDirectory entry failed to encode: " + err.Error())
+	}
+	return b
 }
 
-const headEntryType = 0x4b
-
-// ParseHeadEntry decodes MarshalHeadEntry's encoding strictly.
+// ParseHeadEntry decodes an access-log entry that must be a KeyDirectory
+// entry (strictly, by accesslog.ParseAs).
 func ParseHeadEntry(data []byte) (EpochHead, error) {
-	s := cryptobyte.String(data)
-	var t uint8
-	if !s.ReadUint8(&t) || t != headEntryType {
-		return EpochHead{}, errors.New("keydir: KeyDirectoryEntry.type: not a key directory entry")
-	}
-	h, err := readHead(&s, "KeyDirectoryEntry")
+	e, err := accesslog.ParseAs[*accesslog.KeyDirectory](data)
 	if err != nil {
-		return h, err
+		return EpochHead{}, fmt.Errorf("keydir: %w", err)
 	}
-	if !s.Empty() {
-		return h, fmt.Errorf("keydir: KeyDirectoryEntry: %d trailing bytes", len(s))
-	}
-	return h, nil
+	return EpochHead{Epoch: e.Epoch, Root: e.Root, Time: e.Time, Signature: slices.Clone(e.Signature)}, nil
 }
 
 // Commitment returns the prefix-tree value for an account version: a hiding

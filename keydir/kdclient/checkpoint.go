@@ -9,6 +9,7 @@ package kdclient
 import (
 	"errors"
 	"fmt"
+	"github.com/daylight-im/daylight/accesslog"
 
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
@@ -66,4 +67,17 @@ func (p *WitnessPolicy) VerifyCheckpoint(signed []byte) (Checkpoint, error) {
 	out := Checkpoint{Origin: cp.Origin, Size: cp.Size}
 	copy(out.Hash[:], cp.Hash)
 	return out, nil
+}
+
+// AccessLogPolicy adapts the access log's checkpoint policy (the one
+// trustees and daylight-verify use) to CheckpointVerifier.
+type AccessLogPolicy struct{ Policy *accesslog.CheckpointPolicy }
+
+// VerifyCheckpoint implements CheckpointVerifier.
+func (p AccessLogPolicy) VerifyCheckpoint(signed []byte) (Checkpoint, error) {
+	cp, err := p.Policy.Verify(signed)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	return Checkpoint{Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash}, nil
 }

@@ -206,7 +206,9 @@ func TestAttackKeySwap(t *testing.T) {
 
 	// 3. A stale or forged head: a genuine checkpoint, but an inclusion
 	// proof for a head that is not at that index.
-	e.service = &swapHead{Service: e.dir, entry: keydir.MarshalHeadEntry(keydir.EpochHead{Epoch: 1, Root: [32]byte{1}})}
+	unlogged := keydir.EpochHead{Epoch: 1, Root: [32]byte{1}, Time: uint64(e.now.Unix())}
+	unlogged.Sign(e.sigKey) // the directory signs a head it never logs
+	e.service = &swapHead{Service: e.dir, entry: keydir.MarshalHeadEntry(unlogged)}
 	if _, err := e.lookup(bob.client, "alice"); !errors.Is(err, kdclient.ErrUnverifiable) {
 		t.Fatalf("forged head accepted: %v", err)
 	}

@@ -100,22 +100,30 @@ func (l *Log) Checkpoint(context.Context) ([]byte, uint64, error) {
 	return n, size, err
 }
 
-// Inclusion returns entry index and its inclusion proof at size.
-func (l *Log) Inclusion(_ context.Context, index, size uint64) ([]byte, [][32]byte, error) {
+// Inclusion returns the inclusion proof of index in checkpoint's tree.
+func (l *Log) Inclusion(_ context.Context, index uint64, checkpoint []byte) ([][32]byte, error) {
+	n, err := note.Open(checkpoint, note.VerifierList(l.verifier))
+	if err != nil {
+		return nil, err
+	}
+	var cp log.Checkpoint
+	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if index >= size || size > l.tree.Size() {
-		return nil, nil, errors.New("keydirtest: index or size out of range")
+	if index >= cp.Size || cp.Size > l.tree.Size() {
+		return nil, errors.New("keydirtest: index or size out of range")
 	}
-	p, err := l.tree.InclusionProof(index, size)
+	p, err := l.tree.InclusionProof(index, cp.Size)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out := make([][32]byte, len(p))
 	for i := range p {
 		copy(out[i][:], p[i])
 	}
-	return append([]byte(nil), l.entries[index]...), out, nil
+	return out, nil
 }
 
 // Fork returns a copy of l that the same log key signs but that fresh
