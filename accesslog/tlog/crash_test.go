@@ -1,6 +1,8 @@
 package tlog
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -45,9 +47,14 @@ func crashChild(dir, witnesses string) int {
 	for g := range 16 {
 		go func() {
 			for i := 0; ; i++ {
-				if _, err := l.Append(ctx, sampleEntry(g*1_000_000+i)); err != nil {
+				n := g*1_000_000 + i
+				idx, err := l.Append(ctx, sampleEntry(n))
+				if err != nil {
 					fmt.Fprintln(os.Stderr, "child append:", err)
+					continue
 				}
+				// Acknowledge to the parent: one write(2) per line.
+				fmt.Fprintf(os.Stdout, "ack %d %d\n", idx, n)
 			}
 		}()
 	}
@@ -59,7 +66,9 @@ func crashChild(dir, witnesses string) int {
 // on the same directory each time. Every checkpoint the log ever published
 // (sampled from its checkpoint file every few milliseconds) must be
 // consistent with the final one, the witnesses must keep cosigning after
-// each restart, and every entry must still parse and hash to the root.
+// each restart, every entry must still parse and hash to the root, and every
+// append the child acknowledged (Append returned, reported on its stdout)
+// must be in the log at the index it was given.
 func TestAttackSIGKILLDuringAppends(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -73,6 +82,7 @@ func TestAttackSIGKILLDuringAppends(t *testing.T) {
 
 	var mu sync.Mutex
 	published := map[string]bool{}
+	acked := map[uint64]int{} // index -> entry number, as acknowledged by Append
 	stop := make(chan struct{})
 	var sampler sync.WaitGroup
 	sampler.Add(1)
@@ -96,14 +106,36 @@ func TestAttackSIGKILLDuringAppends(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "DAYLIGHT_TLOG_CRASH_CHILD="+dir, "DAYLIGHT_TLOG_CRASH_WITNESSES="+strings.Join(spec, " "))
 		cmd.Stderr = nil
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		readAcks := make(chan struct{})
+		go func() { // collect the child's acknowledgements
+			defer close(readAcks)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				var idx uint64
+				var n int
+				if _, err := fmt.Sscanf(sc.Text(), "ack %d %d", &idx, &n); err == nil {
+					mu.Lock()
+					if prev, dup := acked[idx]; dup && prev != n {
+						t.Errorf("index %d acknowledged for two entries", idx)
+					}
+					acked[idx] = n
+					mu.Unlock()
+				}
+			}
+		}()
 		time.Sleep(time.Duration(700+300*round) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		err := cmd.Wait()
+		<-readAcks
+		err = cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("round %d: child exited on its own: %v", round, err)
 		}
@@ -128,7 +160,7 @@ func TestAttackSIGKILLDuringAppends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d entries after 3 kills; %d distinct published checkpoints sampled", final.Size, len(published))
+	t.Logf("%d entries after 3 kills; %d acknowledged; %d distinct published checkpoints sampled", final.Size, len(acked), len(published))
 	if len(published) < 4 || final.Size < 100 {
 		t.Fatalf("the test did not exercise the log: %d checkpoints, %d entries", len(published), final.Size)
 	}
@@ -141,12 +173,26 @@ func TestAttackSIGKILLDuringAppends(t *testing.T) {
 			t.Fatalf("published checkpoint of size %d is inconsistent with the log after restart: %v", cp.Size, err)
 		}
 	}
-	n := uint64(0)
+	// Every append the log acknowledged before a kill is in the log, at the
+	// index it was given.
+	n, found := uint64(0), 0
 	if err := c.Entries(ctx, final, func(i uint64, e []byte) error {
 		n++
-		_, err := accesslog.Parse(e)
-		return err
+		if _, err := accesslog.Parse(e); err != nil {
+			return err
+		}
+		if want, ok := acked[i]; ok {
+			b, _ := accesslog.Marshal(sampleEntry(want))
+			if !bytes.Equal(b, e) {
+				return fmt.Errorf("entry %d is not the one acknowledged at that index", i)
+			}
+			found++
+		}
+		return nil
 	}); err != nil || n != final.Size {
 		t.Fatalf("entries: %d of %d, %v", n, final.Size, err)
+	}
+	if found != len(acked) || len(acked) < 100 {
+		t.Fatalf("%d of %d acknowledged appends survived the kills", found, len(acked))
 	}
 }
