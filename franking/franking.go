@@ -1,0 +1,284 @@
+// Package franking implements message franking for MLS application messages
+// (docs/franking.md): a recipient can prove to the provider what a sender
+// sent, and the provider learns nothing about messages nobody reports.
+//
+// Construction (after Facebook's "Messenger Secret Conversations" technical
+// whitepaper, and Grubbs, Lu and Ristenpart, "Message Franking via Committing
+// Authenticated Encryption", CRYPTO 2017):
+//
+//   - The sender draws a fresh 32-byte franking key kf and commits to the
+//     plaintext: c = HMAC-SHA256(kf, "daylight franking v1" || group id ||
+//     sender account || sender device || plaintext). kf and the plaintext go
+//     inside the encrypted application_data (Protect); c goes in the
+//     PrivateMessage's authenticated_data, which the delivery server sees and
+//     which the MLS AEAD and the sender's signature both cover.
+//   - On accepting the message the server computes a stamp: an HMAC-SHA256
+//     under its own stamp key of (c, sender account, device, group, time).
+//   - On receipt a recipient recomputes c from the decrypted content and the
+//     MLS-authenticated sender and drops the message if it does not match
+//     (Unprotect): nothing unreportable is ever shown.
+//   - A report reveals plaintext, kf and the stamp; the provider checks the
+//     stamp with its key and the commitment with kf (Stamper.VerifyReport).
+package franking
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Sizes.
+const (
+	KeySize        = 32
+	CommitmentSize = sha256.Size
+	version        = 1
+	maxField       = 255
+)
+
+// Errors.
+var (
+	ErrMalformed  = errors.New("franking: malformed")
+	ErrCommitment = errors.New("franking: commitment does not open")
+	ErrStamp      = errors.New("franking: stamp does not verify")
+	ErrMismatch   = errors.New("franking: stamp is for another message, sender or group")
+)
+
+// Sender identifies the sending account and device, as the MLS credential
+// (for recipients) and the authenticated connection (for the server) name it.
+type Sender struct {
+	Account string
+	Device  string
+}
+
+// Commitment is the sender's commitment to the plaintext.
+type Commitment [CommitmentSize]byte
+
+func checkIdentity(groupID []byte, s Sender) error {
+	if len(groupID) == 0 || len(groupID) > maxField || len(s.Account) == 0 || len(s.Account) > maxField || len(s.Device) == 0 || len(s.Device) > maxField {
+		return fmt.Errorf("%w: group id, account and device must be 1..%d bytes", ErrMalformed, maxField)
+	}
+	return nil
+}
+
+func commit(key, groupID []byte, s Sender, plaintext []byte) Commitment {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("daylight franking v1"))
+	for _, f := range [][]byte{groupID, []byte(s.Account), []byte(s.Device)} {
+		m.Write([]byte{byte(len(f))})
+		m.Write(f)
+	}
+	m.Write(plaintext)
+	var c Commitment
+	m.Sum(c[:0])
+	return c
+}
+
+// Protect frames plaintext for sending: it returns the application_data to
+// encrypt (version || kf || plaintext) and the commitment to put in the
+// PrivateMessage's authenticated_data.
+func Protect(rand io.Reader, groupID []byte, s Sender, plaintext []byte) (content []byte, c Commitment, err error) {
+	if err := checkIdentity(groupID, s); err != nil {
+		return nil, c, err
+	}
+	content = make([]byte, 1+KeySize+len(plaintext))
+	content[0] = version
+	key := content[1 : 1+KeySize]
+	if _, err := io.ReadFull(rand, key); err != nil {
+		return nil, c, fmt.Errorf("franking: drawing the franking key: %w", err)
+	}
+	copy(content[1+KeySize:], plaintext)
+	return content, commit(key, groupID, s, plaintext), nil
+}
+
+// Unprotect is the recipient's check on receipt: it splits the decrypted
+// application_data, recomputes the commitment for the MLS-authenticated
+// sender and group, and returns ErrCommitment (drop the message) if it is not
+// the commitment in the authenticated_data. The returned key is kept with the
+// message for a later report.
+func Unprotect(content []byte, c Commitment, groupID []byte, s Sender) (plaintext, key []byte, err error) {
+	if err := checkIdentity(groupID, s); err != nil {
+		return nil, nil, err
+	}
+	if len(content) < 1+KeySize || content[0] != version {
+		return nil, nil, fmt.Errorf("%w: franked content: short or unknown version", ErrMalformed)
+	}
+	key, plaintext = content[1:1+KeySize], content[1+KeySize:]
+	got := commit(key, groupID, s, plaintext)
+	if !hmac.Equal(got[:], c[:]) {
+		return nil, nil, ErrCommitment
+	}
+	return plaintext, key, nil
+}
+
+// Stamp is the server's binding of a commitment to its sender, group and
+// acceptance time. Tag is a MAC only the provider can check: a stamp proves
+// nothing to third parties (deniability, see docs/franking.md).
+type Stamp struct {
+	Commitment Commitment
+	Sender     Sender
+	GroupID    []byte
+	Time       uint64 // unix milliseconds, the server's acceptance time
+	Tag        [sha256.Size]byte
+}
+
+func (s *Stamp) tbs(b *cryptobyte.Builder) {
+	b.AddBytes(s.Commitment[:])
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.Sender.Account)) })
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.Sender.Device)) })
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.GroupID) })
+	b.AddUint64(s.Time)
+}
+
+// Matches is the recipient's check of a delivered stamp: it is for this
+// commitment, sender and group (recipients cannot check the tag).
+func (s *Stamp) Matches(c Commitment, groupID []byte, sender Sender) error {
+	if s.Commitment != c || !bytes.Equal(s.GroupID, groupID) || s.Sender != sender {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// Stamper is the provider's stamping key (32 random bytes, shared by its
+// replicas, never logged).
+type Stamper struct{ key []byte }
+
+// NewStamper returns a Stamper for key.
+func NewStamper(key []byte) (*Stamper, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("franking: stamp key must be %d bytes", KeySize)
+	}
+	return &Stamper{key: bytes.Clone(key)}, nil
+}
+
+func (st *Stamper) tag(s *Stamp) [sha256.Size]byte {
+	var b cryptobyte.Builder
+	b.AddBytes([]byte("daylight franking stamp v1"))
+	s.tbs(&b)
+	m := hmac.New(sha256.New, st.key)
+	m.Write(b.BytesOrPanic())
+	var t [sha256.Size]byte
+	m.Sum(t[:0])
+	return t
+}
+
+// Stamp binds commitment c to sender, group and time.
+func (st *Stamper) Stamp(c Commitment, sender Sender, groupID []byte, time uint64) (*Stamp, error) {
+	if err := checkIdentity(groupID, sender); err != nil {
+		return nil, err
+	}
+	s := &Stamp{Commitment: c, Sender: sender, GroupID: bytes.Clone(groupID), Time: time}
+	s.Tag = st.tag(s)
+	return s, nil
+}
+
+// Report is what a recipient sends the provider to report a message.
+type Report struct {
+	Plaintext []byte
+	Key       []byte // franking key kf
+	Stamp     Stamp
+}
+
+// VerifiedReport is a report whose stamp and commitment verified: the
+// provider knows Sender sent Plaintext to GroupID at Time.
+type VerifiedReport struct {
+	Plaintext []byte
+	Sender    Sender
+	GroupID   []byte
+	Time      uint64
+}
+
+// VerifyReport checks the stamp's tag under the provider's key and that the
+// commitment opens to the reported plaintext for the stamped sender and group.
+func (st *Stamper) VerifyReport(r *Report) (*VerifiedReport, error) {
+	want := st.tag(&r.Stamp)
+	if !hmac.Equal(want[:], r.Stamp.Tag[:]) {
+		return nil, ErrStamp
+	}
+	if len(r.Key) != KeySize {
+		return nil, fmt.Errorf("%w: franking key size", ErrMalformed)
+	}
+	c := commit(r.Key, r.Stamp.GroupID, r.Stamp.Sender, r.Plaintext)
+	if !hmac.Equal(c[:], r.Stamp.Commitment[:]) {
+		return nil, ErrCommitment
+	}
+	return &VerifiedReport{Plaintext: bytes.Clone(r.Plaintext), Sender: r.Stamp.Sender, GroupID: bytes.Clone(r.Stamp.GroupID), Time: r.Stamp.Time}, nil
+}
+
+// Marshal encodes a stamp.
+func (s *Stamp) Marshal() []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(version)
+	s.tbs(&b)
+	b.AddBytes(s.Tag[:])
+	return b.BytesOrPanic()
+}
+
+func parseStamp(str *cryptobyte.String) (*Stamp, error) {
+	var s Stamp
+	var ver uint8
+	var c, tag []byte
+	var acct, dev, gid cryptobyte.String
+	if !str.ReadUint8(&ver) || ver != version {
+		return nil, fmt.Errorf("%w: stamp.version", ErrMalformed)
+	}
+	if !str.ReadBytes(&c, CommitmentSize) || !str.ReadUint8LengthPrefixed(&acct) || !str.ReadUint8LengthPrefixed(&dev) ||
+		!str.ReadUint8LengthPrefixed(&gid) || !str.ReadUint64(&s.Time) || !str.ReadBytes(&tag, sha256.Size) {
+		return nil, fmt.Errorf("%w: stamp: truncated", ErrMalformed)
+	}
+	copy(s.Commitment[:], c)
+	copy(s.Tag[:], tag)
+	s.Sender = Sender{Account: string(acct), Device: string(dev)}
+	s.GroupID = bytes.Clone(gid)
+	if err := checkIdentity(s.GroupID, s.Sender); err != nil {
+		return nil, fmt.Errorf("stamp: %w", err)
+	}
+	return &s, nil
+}
+
+// ParseStamp decodes a stamp strictly.
+func ParseStamp(data []byte) (*Stamp, error) {
+	str := cryptobyte.String(data)
+	s, err := parseStamp(&str)
+	if err != nil {
+		return nil, err
+	}
+	if !str.Empty() {
+		return nil, fmt.Errorf("%w: stamp: trailing bytes", ErrMalformed)
+	}
+	return s, nil
+}
+
+// MaxPlaintext bounds a reported plaintext (the DS's message size limit).
+const MaxPlaintext = 1 << 20
+
+// Marshal encodes a report: stamp || key[32] || opaque plaintext<u24>.
+func (r *Report) Marshal() ([]byte, error) {
+	if len(r.Key) != KeySize || len(r.Plaintext) > MaxPlaintext {
+		return nil, fmt.Errorf("%w: report: key size or plaintext too long", ErrMalformed)
+	}
+	var b cryptobyte.Builder
+	b.AddBytes(r.Stamp.Marshal())
+	b.AddBytes(r.Key)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Plaintext) })
+	return b.Bytes()
+}
+
+// ParseReport decodes a report strictly.
+func ParseReport(data []byte) (*Report, error) {
+	str := cryptobyte.String(data)
+	s, err := parseStamp(&str)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	var key []byte
+	var pt cryptobyte.String
+	if !str.ReadBytes(&key, KeySize) || !str.ReadUint24LengthPrefixed(&pt) || !str.Empty() || len(pt) > MaxPlaintext {
+		return nil, fmt.Errorf("%w: report: key or plaintext", ErrMalformed)
+	}
+	return &Report{Plaintext: bytes.Clone(pt), Key: bytes.Clone(key), Stamp: *s}, nil
+}
