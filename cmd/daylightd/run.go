@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/server"
+	"github.com/daylight-im/daylight/store/sqlite"
+)
+
+const usage = `usage: daylightd [serve|check] [flags]   (daylightd -h for flags)`
+
+// run is daylightd without the process: args without the program name.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		o, rest, err := parseOptions("daylightd serve", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		if len(rest) > 0 {
+			return fmt.Errorf("unexpected arguments %q\n%s", rest, usage)
+		}
+		return serve(ctx, o, stdout, stderr)
+	case "check":
+		o, _, err := parseOptions("daylightd check", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return check(ctx, o, stdout)
+	case "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", o.logLevel, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+}
+
+// openStore opens the configured database and the matching notifier.
+func openStore(ctx context.Context, o *options) (ds.Store, ds.Notifier, string, error) {
+	if o.postgres != "" {
+		return openPostgres(ctx, o)
+	}
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return nil, nil, "", fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(o.data, "daylight.db")
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return st, ds.NewLocalNotifier(), "sqlite " + path, nil
+}
+
+func check(ctx context.Context, o *options, stdout io.Writer) error {
+	st, notifier, where, err := openStore(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	val, err := newValidator(o)
+	if err != nil {
+		return err
+	}
+	svc, err := ds.New(ds.Config{Store: st, Validator: val, Notifier: notifier})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	problems, err := svc.Check(ctx)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", where, err)
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stdout, "violation:", p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: %d invariant violations", where, len(problems))
+	}
+	fmt.Fprintf(stdout, "ok: %s satisfies every invariant\n", where)
+	return nil
+}
+
+func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	log, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	val, err := newValidator(o)
+	if err != nil {
+		return err
+	}
+	if o.fakeMLS {
+		log.Warn("TESTING ONLY: --testing-only-fake-mls: messages are validated with a toy framing, not MLS; never run this in production")
+	}
+	var tlsConf *tls.Config
+	var tlsNote string
+	if !o.insecureHTTP {
+		tlsConf, tlsNote, err = loadTLS(o)
+		if err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	if o.insecureHTTP && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		return fmt.Errorf("--insecure-http is refused on the non-loopback address %s (hint: use TLS, or listen on 127.0.0.1)", ln.Addr())
+	}
+
+	st, notifier, where, err := openStore(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := ds.New(ds.Config{
+		Store: st, Validator: val, Notifier: notifier, Logger: log,
+		TokenTTL: o.tokenTTL, Retention: o.retention, MaxMessageBytes: o.maxMessage, MaxBlobBytes: o.maxBlob,
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	mctx, stopMaint := context.WithCancel(context.Background())
+	defer stopMaint()
+	go svc.RunMaintenance(mctx, 10*time.Second)
+
+	srv, err := server.New(server.Config{
+		Service: svc, Logger: log,
+		PerIP:      &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
+		PerAccount: &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		TLSConfig:         tlsConf,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "https"
+	if o.insecureHTTP {
+		scheme = "http"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "daylightd: listening on %s (database: %s)\n", url, where)
+	if tlsNote != "" {
+		fmt.Fprintf(stdout, "daylightd: %s\n", tlsNote)
+	}
+	log.Info("daylightd started", "url", url, "database", where)
+
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConf != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("daylightd: shutting down", "budget", o.shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { srv.Close(); close(done) }() // ends WebSockets and long-polls
+	err = hs.Shutdown(sctx)
+	<-done
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("daylightd: shutdown", "err", err)
+	}
+	stopMaint()
+	svc.Close() // commits what was queued
+	fmt.Fprintln(stdout, "daylightd: stopped")
+	return nil
+}
