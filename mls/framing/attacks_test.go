@@ -410,3 +410,23 @@ func TestConfirmedTranscriptHashInputMatchesVector(t *testing.T) {
 		t.Error("no transcript vector parsed")
 	}
 }
+
+// TestSignWithMatchesSign: SignWith and Sign produce verifying signatures
+// over the same FramedContentTBS.
+func TestSignWithMatchesSign(t *testing.T) {
+	f := newFixture(t)
+	g, err := f.s.NewSigner(f.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := SignWith(g, WireFormatPrivateMessage, f.content(ContentApplication, []byte("x")), f.gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.VerifySignature(f.s, f.pub, f.gc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SignWith(g, WireFormatPublicMessage, f.content(ContentApplication, []byte("x")), f.gc); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SignWith application PublicMessage: %v", err)
+	}
+}

@@ -352,6 +352,20 @@ const labelFramedContentTBS = "FramedContentTBS"
 // then sets Auth.ConfirmationTag from the new epoch's confirmation key and
 // the confirmed transcript hash over ConfirmedTranscriptHashInput.
 func Sign(s *suite.Suite, signaturePriv []byte, wf WireFormat, content FramedContent, groupContext []byte) (*AuthenticatedContent, error) {
+	return sign(func(tbs []byte) ([]byte, error) {
+		return s.SignWithLabel(signaturePriv, labelFramedContentTBS, tbs)
+	}, wf, content, groupContext)
+}
+
+// SignWith is Sign with a parsed signature key (faster for repeated
+// signing: about half the cost of Sign for Ed25519).
+func SignWith(signer *suite.Signer, wf WireFormat, content FramedContent, groupContext []byte) (*AuthenticatedContent, error) {
+	return sign(func(tbs []byte) ([]byte, error) {
+		return signer.SignWithLabel(labelFramedContentTBS, tbs)
+	}, wf, content, groupContext)
+}
+
+func sign(signTBS func([]byte) ([]byte, error), wf WireFormat, content FramedContent, groupContext []byte) (*AuthenticatedContent, error) {
 	ac := &AuthenticatedContent{WireFormat: wf, Content: content}
 	if wf != WireFormatPublicMessage && wf != WireFormatPrivateMessage {
 		return nil, fmt.Errorf("%w: wire format %d", ErrInvalid, wf)
@@ -365,7 +379,7 @@ func Sign(s *suite.Suite, signaturePriv []byte, wf WireFormat, content FramedCon
 	if wf == WireFormatPrivateMessage && content.Sender.Type != SenderMember {
 		return nil, fmt.Errorf("%w: only members send PrivateMessage", ErrInvalid)
 	}
-	sig, err := s.SignWithLabel(signaturePriv, labelFramedContentTBS, framedContentTBS(wf, &ac.Content, groupContext))
+	sig, err := signTBS(framedContentTBS(wf, &ac.Content, groupContext))
 	if err != nil {
 		return nil, fmt.Errorf("mls/framing: signing FramedContentTBS: %w", err)
 	}

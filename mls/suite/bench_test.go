@@ -78,3 +78,19 @@ func BenchmarkExpandWithLabel(b *testing.B) {
 		s.DeriveTreeSecret(secret, "key", 7, 16)
 	}
 }
+
+func BenchmarkSignerSignWithLabel(b *testing.B) {
+	for _, s := range allSuites(b) {
+		b.Run(s.ID().String(), func(b *testing.B) {
+			priv, _, _ := s.GenerateSignatureKey(rand.Reader)
+			g, _ := s.NewSigner(priv)
+			content := make([]byte, 256)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := g.SignWithLabel("FramedContentTBS", content); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -20,6 +20,45 @@ type sigScheme interface {
 	sign(priv, msg []byte) ([]byte, error)
 	verify(pub, msg, sig []byte) bool
 	validatePublic(pub []byte) error
+	// signer parses priv once for repeated signing.
+	signer(priv []byte) (sign func(msg []byte) ([]byte, error), pub []byte, err error)
+}
+
+// Signer is a parsed signature private key, for signing many messages without
+// re-parsing (and, for EdDSA, re-expanding) the key each time. It is safe for
+// concurrent use.
+type Signer struct {
+	s    *Suite
+	sign func(msg []byte) ([]byte, error)
+	pub  []byte
+}
+
+// NewSigner parses a signature private key of the suite.
+func (s *Suite) NewSigner(priv []byte) (*Signer, error) {
+	sign, pub, err := s.sig.signer(priv)
+	if err != nil {
+		return nil, fmt.Errorf("mls/suite: NewSigner: %w", err)
+	}
+	return &Signer{s: s, sign: sign, pub: pub}, nil
+}
+
+// Suite returns the suite of the key.
+func (g *Signer) Suite() *Suite { return g.s }
+
+// PublicKey returns the signature public key.
+func (g *Signer) PublicKey() []byte { return append([]byte(nil), g.pub...) }
+
+// SignWithLabel is Suite.SignWithLabel with the parsed key.
+func (g *Signer) SignWithLabel(label string, content []byte) ([]byte, error) {
+	msg, err := labeledContent(label, content)
+	if err != nil {
+		return nil, fmt.Errorf("mls/suite: SignWithLabel: %w", err)
+	}
+	sig, err := g.sign(msg)
+	if err != nil {
+		return nil, fmt.Errorf("mls/suite: SignWithLabel: %w", err)
+	}
+	return sig, nil
 }
 
 // GenerateSignatureKey returns a fresh signature key pair whose private key is
@@ -118,6 +157,14 @@ func (e ed25519Scheme) sign(priv, msg []byte) ([]byte, error) {
 	return ed25519.Sign(k, msg), nil
 }
 
+func (e ed25519Scheme) signer(priv []byte) (func([]byte) ([]byte, error), []byte, error) {
+	k, err := e.key(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(msg []byte) ([]byte, error) { return ed25519.Sign(k, msg), nil }, []byte(k.Public().(ed25519.PublicKey)), nil
+}
+
 func (ed25519Scheme) verify(pub, msg, sig []byte) bool {
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, msg, sig)
 }
@@ -164,6 +211,14 @@ func (e ed448Scheme) sign(priv, msg []byte) ([]byte, error) {
 	}
 	defer clear(k)
 	return ed448.Sign(k, msg, ""), nil
+}
+
+func (e ed448Scheme) signer(priv []byte) (func([]byte) ([]byte, error), []byte, error) {
+	k, err := e.key(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(msg []byte) ([]byte, error) { return ed448.Sign(k, msg, ""), nil }, []byte(k.Public().(ed448.PublicKey)), nil
 }
 
 func (ed448Scheme) verify(pub, msg, sig []byte) bool {
@@ -241,6 +296,18 @@ func (e ecdsaScheme) sign(priv, msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	return ecdsa.SignASN1(rand.Reader, k, e.digest(msg))
+}
+
+func (e ecdsaScheme) signer(priv []byte) (func([]byte) ([]byte, error), []byte, error) {
+	k, err := e.key(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := k.PublicKey.Bytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(msg []byte) ([]byte, error) { return ecdsa.SignASN1(rand.Reader, k, e.digest(msg)) }, pub, nil
 }
 
 func (e ecdsaScheme) verify(pub, msg, sig []byte) bool {

@@ -503,3 +503,28 @@ func TestShortScalarsAccepted(t *testing.T) {
 		t.Error("31-byte X25519 private key accepted")
 	}
 }
+
+// TestSignerMatchesSignWithLabel: a parsed Signer produces signatures that
+// verify, with the same public key as SignaturePublicKey.
+func TestSignerMatchesSignWithLabel(t *testing.T) {
+	for _, s := range allSuites(t) {
+		priv, pub, _ := s.GenerateSignatureKey(rand.Reader)
+		g, err := s.NewSigner(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(g.PublicKey(), pub) || g.Suite() != s {
+			t.Errorf("%v: Signer public key mismatch", s.ID())
+		}
+		sig, err := g.SignWithLabel("LeafNodeTBS", []byte("c"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.VerifyWithLabel(pub, "LeafNodeTBS", []byte("c"), sig); err != nil {
+			t.Errorf("%v: %v", s.ID(), err)
+		}
+		if _, err := s.NewSigner(priv[:len(priv)-2]); err == nil && s.ID() != P521AES256GCMSHA512P521 && s.ID() != P256AES128GCMSHA256P256 && s.ID() != P384AES256GCMSHA384P384 {
+			t.Errorf("%v: short key accepted", s.ID())
+		}
+	}
+}
