@@ -81,3 +81,18 @@ func (n *LocalNotifier) Subscribers() int {
 	defer n.mu.Unlock()
 	return len(n.subs)
 }
+
+// WakeAll wakes every local subscriber (after a cross-replica notifier
+// reconnects and may have missed wake-ups).
+func (n *LocalNotifier) WakeAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, m := range n.subs {
+		for ch := range m {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}

@@ -221,3 +221,6 @@ func isUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+// Schema returns the schema the store uses ("" for the DSN's search_path).
+func (s *Store) Schema() string { return s.schema }

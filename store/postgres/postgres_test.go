@@ -2,11 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/ds/dstest"
 	"github.com/daylight-im/daylight/internal/testkit"
 	"github.com/daylight-im/daylight/store/postgres"
 	"github.com/daylight-im/daylight/store/storetest"
@@ -32,4 +35,77 @@ func openFresh(t testing.TB) *postgres.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ds.Store { return openFresh(t) })
+}
+
+// TestTwoReplicasPush: two services (replicas) over one database; a message
+// accepted by replica A wakes a subscriber on replica B through LISTEN/NOTIFY,
+// and B serves it from the shared queue.
+func TestTwoReplicasPush(t *testing.T) {
+	dsn := testkit.RequirePostgres(t)
+	ctx := t.Context()
+	a := openFresh(t)
+	b, err := postgres.Open(ctx, postgres.Config{DSN: dsn, Schema: a.Schema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	na, nb := postgres.NewNotifier(a, nil), postgres.NewNotifier(b, nil)
+	defer na.Close()
+	defer nb.Close()
+	<-na.Ready()
+	<-nb.Ready()
+	sa, err := ds.New(ds.Config{Store: a, Validator: dstest.Fake{}, Notifier: na})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sa.Close()
+	sb, err := ds.New(ds.Config{Store: b, Validator: dstest.Fake{}, Notifier: nb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+
+	reg := func(svc *ds.Service, name string) dstest.Signer {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		pub := priv.Public().(ed25519.PublicKey)
+		d, err := svc.Register(ctx, ds.RegisterRequest{Username: name, SigningKey: pub, Signature: ed25519.Sign(priv, ds.RegisterStatement(name, "", pub))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dstest.Signer{Username: name, Device: d.ID, Key: priv}
+	}
+	alice, bob := reg(sa, "alice"), reg(sb, "bob")
+	ap, bp := ds.Principal{Username: "alice", Device: alice.Device}, ds.Principal{Username: "bob", Device: bob.Device}
+	gid := []byte("group-1")
+	if _, err := sa.CreateGroup(ctx, ap, dstest.GroupInfo(gid, alice)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Send(ctx, ap, dstest.Commit(gid, 0, alice, []dstest.FakeMember{bob.Member()}), dstest.Welcome([]byte("w"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range []struct {
+		from *ds.Service
+		p    ds.Principal
+		to   *ds.Service
+		tp   ds.Principal
+	}{{sa, ap, sb, bp}, {sb, bp, sa, ap}} {
+		w, c := pair.to.Subscribe(pair.tp)
+		msg := dstest.Application(gid, 1, []byte("hello from "+pair.p.Username))
+		if _, err := pair.from.Send(ctx, pair.p, msg, nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-w:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s was not woken on the other replica", pair.tp.Username)
+		}
+		c()
+		pg, err := pair.to.Fetch(ctx, pair.tp, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := pg.Deliveries[len(pg.Deliveries)-1]; string(last.Data) != string(msg) {
+			t.Fatalf("%s fetched %q", pair.tp.Username, last.Data)
+		}
+	}
 }

@@ -365,4 +365,6 @@ func testAppendBatchMixed(t *testing.T, e *env) {
 	_ = time.Second
 }
 
-func emptyCommit(gid []byte, epoch uint64, s dstest.Signer) []byte { return dstest.Commit(gid, epoch, s, nil) }
+func emptyCommit(gid []byte, epoch uint64, s dstest.Signer) []byte {
+	return dstest.Commit(gid, epoch, s, nil)
+}
