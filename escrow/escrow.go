@@ -24,6 +24,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cloudflare/circl/kem/xwing"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -517,4 +518,20 @@ func combos(n, k int, f func([]int) bool) {
 			idx[j] = idx[j-1] + 1
 		}
 	}
+}
+
+// RecordsHash is the RecordsHash of an access-log Release entry: SHA-256 of
+// "daylight release records v1\x00" and the record ids, sorted. Trustees
+// compute it when releasing; verifiers recompute it from the record ids.
+func RecordsHash(ids [][32]byte) [32]byte {
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	h := sha256.New()
+	h.Write([]byte("daylight release records v1\x00"))
+	for _, id := range sorted {
+		h.Write(id[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }

@@ -3,7 +3,6 @@ package trustee
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -183,22 +182,3 @@ func (cc CommitChain) VerifyEpoch(groupID []byte, epoch uint64, evidence []byte)
 	}
 	return span, nil
 }
-
-// recordsHash is the RecordsHash of a release entry: SHA-256 over the
-// domain separator and the sorted record ids.
-func recordsHash(ids [][32]byte) [32]byte {
-	sorted := slices.Clone(ids)
-	slices.SortFunc(sorted, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-	h := sha256.New()
-	h.Write([]byte("daylight release records v1\x00"))
-	for _, id := range sorted {
-		h.Write(id[:])
-	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// RecordsHash is exported for auditors who check a release entry against
-// the record ids an authority presents.
-func RecordsHash(ids [][32]byte) [32]byte { return recordsHash(ids) }

@@ -238,7 +238,7 @@ func (t *Trustee) Decide(ctx context.Context, req *Request, ledger *Ledger, now 
 	case u.Overall30+n > uint64(bu.RecordsOverall30d):
 		return nil, fmt.Errorf("%w: %d records after %d in 30 days overall, at most %d", ErrBudget, n, u.Overall30, bu.RecordsOverall30d)
 	}
-	rel := &accesslog.Release{WarrantCommitment: commitment, Trustee: t.cfg.ID, Count: uint32(n), RecordsHash: recordsHash(ids), Time: now}
+	rel := &accesslog.Release{WarrantCommitment: commitment, Trustee: t.cfg.ID, Count: uint32(n), RecordsHash: escrow.RecordsHash(ids), Time: now}
 	msg, err := rel.SignedMessage()
 	if err != nil {
 		return nil, err
