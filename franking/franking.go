@@ -282,3 +282,13 @@ func ParseReport(data []byte) (*Report, error) {
 	}
 	return &Report{Plaintext: bytes.Clone(pt), Key: bytes.Clone(key), Stamp: *s}, nil
 }
+
+// ParseContent splits franked application_data (as Protect made it) into
+// plaintext and franking key without checking a commitment (evidence bundles
+// use it to show the text of a signed message).
+func ParseContent(content []byte) (plaintext, key []byte, err error) {
+	if len(content) < 1+KeySize || content[0] != version {
+		return nil, nil, fmt.Errorf("%w: franked content: short or unknown version", ErrMalformed)
+	}
+	return content[1+KeySize:], content[1 : 1+KeySize], nil
+}
