@@ -34,7 +34,7 @@ func openFresh(t testing.TB) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) ds.Store { return openFresh(t) })
+	storetest.Run(t, func(t testing.TB) ds.Store { return openFresh(t) })
 }
 
 // TestTwoReplicasPush: two services (replicas) over one database; a message
@@ -108,4 +108,12 @@ func TestTwoReplicasPush(t *testing.T) {
 			t.Fatalf("%s fetched %q", pair.tp.Username, last.Data)
 		}
 	}
+}
+
+func BenchmarkAccepted(b *testing.B) {
+	storetest.BenchAccepted(b, func(t testing.TB) ds.Store { return openFresh(t) })
+}
+
+func BenchmarkDelivered(b *testing.B) {
+	storetest.BenchDelivered(b, func(t testing.TB) ds.Store { return openFresh(t) })
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/daylight-im/daylight/store/storetest"
 )
 
-func open(t *testing.T, path string) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
 	if err != nil {
@@ -19,7 +19,7 @@ func open(t *testing.T, path string) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) ds.Store {
+	storetest.Run(t, func(t testing.TB) ds.Store {
 		return open(t, filepath.Join(t.TempDir(), "daylight.db"))
 	})
 }
@@ -36,4 +36,12 @@ func TestDurabilitySettings(t *testing.T) {
 	if mode != "wal" || sync != 2 {
 		t.Fatalf("journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, sync)
 	}
+}
+
+func BenchmarkAccepted(b *testing.B) {
+	storetest.BenchAccepted(b, func(t testing.TB) ds.Store { return open(t, filepath.Join(t.TempDir(), "daylight.db")) })
+}
+
+func BenchmarkDelivered(b *testing.B) {
+	storetest.BenchDelivered(b, func(t testing.TB) ds.Store { return open(t, filepath.Join(t.TempDir(), "daylight.db")) })
 }

@@ -22,7 +22,7 @@ import (
 )
 
 // NewStore returns a fresh, empty store for one test; Run closes it.
-type NewStore func(t *testing.T) ds.Store
+type NewStore func(t testing.TB) ds.Store
 
 // Run runs the conformance suite.
 func Run(t *testing.T, newStore NewStore) {
