@@ -178,6 +178,19 @@ func parseRequest(body []byte) (*request, error) {
 	return r, nil
 }
 
+// marshal re-encodes a request (the inverse of parseRequest).
+func (r *request) marshal() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "old %d\n", r.oldSize)
+	for _, h := range r.proof {
+		b.WriteString(base64.StdEncoding.EncodeToString(h))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	b.Write(r.checkpoint)
+	return b.Bytes()
+}
+
 // AddCheckpoint implements add-checkpoint (C2SP tlog-witness): it verifies
 // the request and, if every check passes, durably records the checkpoint as
 // the latest for its log and returns the cosignature line(s). Refusals are

@@ -330,3 +330,25 @@ func TestAttackSplitViewWitnessRefusesSecondTree(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRequest: any add-checkpoint body that parses re-encodes to the
+// same bytes (strict decimal and strict base64, no slack).
+func FuzzParseRequest(f *testing.F) {
+	log := newFakeLog(f, "", "")
+	log.grow(40, "a")
+	f.Add(log.body(0, 3))
+	f.Add(log.body(3, 40))
+	f.Add([]byte("old 0\n\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := parseRequest(body)
+		if err != nil {
+			return
+		}
+		if len(r.proof) > maxProofLines {
+			t.Fatalf("%d proof lines", len(r.proof))
+		}
+		if out := r.marshal(); !bytes.Equal(out, body) {
+			t.Fatalf("round trip differs:\n%q\n%q", body, out)
+		}
+	})
+}
