@@ -94,6 +94,17 @@ func (c *Client) VerifyEntry(ctx context.Context, cp *accesslog.Checkpoint, inde
 	return accesslog.VerifyInclusion(cp, index, entry, p)
 }
 
+// Proof builds a C2SP tlog-proof for the entry at index under cp: an
+// offline-verifiable proof (accesslog.CheckpointPolicy.VerifyProof) that can
+// be handed to a trustee or a court together with the entry.
+func (c *Client) Proof(ctx context.Context, cp *accesslog.Checkpoint, index uint64) (*accesslog.Proof, error) {
+	p, err := c.InclusionProof(ctx, cp, index)
+	if err != nil {
+		return nil, err
+	}
+	return &accesslog.Proof{Index: index, Inclusion: p, Checkpoint: cp.Raw}, nil
+}
+
 // ConsistencyProof builds the RFC 6962 consistency proof from old to new
 // from the tiles of new's tree.
 func (c *Client) ConsistencyProof(ctx context.Context, old, new *accesslog.Checkpoint) ([][]byte, error) {

@@ -168,6 +168,17 @@ func TestAppendAwaitServeAndVerify(t *testing.T) {
 		if err := c.VerifyEntry(ctx, cp, 3, entries[4]); !errors.Is(err, accesslog.ErrNotIncluded) {
 			t.Fatalf("wrong entry at index 3 verified: %v", err)
 		}
+		tp, err := c.Proof(ctx, cp, 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := accesslog.ParseProof(tp.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Policy().VerifyProof(parsed, entries[17]); err != nil {
+			t.Fatalf("tlog-proof: %v", err)
+		}
 		if err := c.VerifyConsistency(ctx, first, cp); err != nil {
 			t.Fatal(err)
 		}
