@@ -118,16 +118,28 @@ func (s *Suite) ExportReceiver(priv, kemOutput, info, exporterContext []byte, le
 // AEAD (RFC 9180, Sections 4.1 and 5.1), without the allocation overhead of a
 // general-purpose API. It is cross-checked against crypto/hpke in the tests.
 type rfc9180 struct {
-	kem       *dhkem
+	kem       kem
 	kdf       *kdf
 	aead      aeadAlg
 	suiteID   []byte // "HPKE" || kem_id || kdf_id || aead_id
 	pskIDHash []byte // LabeledExtract("", "psk_id_hash", ""), fixed in base mode
 }
 
-func newRFC9180(kem *dhkem, k *kdf, a aeadAlg) *rfc9180 {
+// kem is a KEM under HPKE (RFC 9180, Section 4).
+type kem interface {
+	id() uint16
+	generateKeyPair(r io.Reader) (priv, pub []byte, err error)
+	deriveKeyPair(ikm []byte) (priv, pub []byte, err error)
+	publicKey(priv []byte) ([]byte, error)
+	validatePublic(pub []byte) error
+	encap(r io.Reader, pub []byte) (sharedSecret, enc []byte, err error)
+	decap(priv, enc []byte) ([]byte, error)
+}
+
+func newRFC9180(kem kem, k *kdf, a aeadAlg) *rfc9180 {
 	h := &rfc9180{kem: kem, kdf: k, aead: a}
-	h.suiteID = []byte{'H', 'P', 'K', 'E', byte(kem.id >> 8), byte(kem.id), byte(k.id >> 8), byte(k.id), byte(a.id >> 8), byte(a.id)}
+	kid := kem.id()
+	h.suiteID = []byte{'H', 'P', 'K', 'E', byte(kid >> 8), byte(kid), byte(k.id >> 8), byte(k.id), byte(a.id >> 8), byte(a.id)}
 	h.pskIDHash = labeledExtract(k, h.suiteID, nil, "psk_id_hash", nil)
 	return h
 }
@@ -171,24 +183,19 @@ func (h *rfc9180) keySchedule(sharedSecret, info []byte) (key, nonce, exporterSe
 	return key, nonce, exporterSecret
 }
 
-func (h *rfc9180) kemID() uint16 { return h.kem.id }
+func (h *rfc9180) kemID() uint16 { return h.kem.id() }
 
 func (h *rfc9180) generate(r io.Reader) (priv, pub []byte, err error) {
-	ikm := make([]byte, max(32, h.kem.group.nsk()))
-	defer clear(ikm)
-	if _, err := io.ReadFull(r, ikm); err != nil {
-		return nil, nil, err
-	}
-	return h.kem.deriveKeyPair(ikm)
+	return h.kem.generateKeyPair(r)
 }
 
 func (h *rfc9180) derive(ikm []byte) (priv, pub []byte, err error) {
 	return h.kem.deriveKeyPair(ikm)
 }
 
-func (h *rfc9180) publicKey(priv []byte) ([]byte, error) { return h.kem.group.public(priv) }
+func (h *rfc9180) publicKey(priv []byte) ([]byte, error) { return h.kem.publicKey(priv) }
 
-func (h *rfc9180) validatePublic(pub []byte) error { return h.kem.group.validatePublic(pub) }
+func (h *rfc9180) validatePublic(pub []byte) error { return h.kem.validatePublic(pub) }
 
 func (h *rfc9180) seal(pub, info, aad, plaintext []byte) (enc, ct []byte, err error) {
 	ss, enc, err := h.kem.encap(rand.Reader, pub)
@@ -269,7 +276,7 @@ func (h *rfc9180) exportR(priv, enc, info, exporterContext []byte, length int) (
 
 // dhkem implements DHKEM(Group, KDF) (RFC 9180, Section 4.1).
 type dhkem struct {
-	id      uint16
+	code    uint16
 	kdf     *kdf
 	group   dhGroup
 	nsecret int
@@ -277,7 +284,7 @@ type dhkem struct {
 }
 
 func newDHKEM(id uint16, k *kdf, g dhGroup, nsecret int) *dhkem {
-	return &dhkem{id: id, kdf: k, group: g, nsecret: nsecret, suiteID: []byte{'K', 'E', 'M', byte(id >> 8), byte(id)}}
+	return &dhkem{code: id, kdf: k, group: g, nsecret: nsecret, suiteID: []byte{'K', 'E', 'M', byte(id >> 8), byte(id)}}
 }
 
 func dhkemX25519() *dhkem { return newDHKEM(0x0020, hkdfSHA256, x25519Group{}, 32) }
@@ -303,6 +310,22 @@ type dhGroup interface {
 }
 
 var errZeroDH = errors.New("DH output is the identity (low-order public key)")
+
+func (k *dhkem) id() uint16 { return k.code }
+
+// generateKeyPair derives a key pair from max(32, Nsk) bytes of r.
+func (k *dhkem) generateKeyPair(r io.Reader) (priv, pub []byte, err error) {
+	ikm := make([]byte, max(32, k.group.nsk()))
+	defer clear(ikm)
+	if _, err := io.ReadFull(r, ikm); err != nil {
+		return nil, nil, err
+	}
+	return k.deriveKeyPair(ikm)
+}
+
+func (k *dhkem) publicKey(priv []byte) ([]byte, error) { return k.group.public(priv) }
+
+func (k *dhkem) validatePublic(pub []byte) error { return k.group.validatePublic(pub) }
 
 // deriveKeyPair implements DeriveKeyPair (RFC 9180, Section 7.1.3).
 func (k *dhkem) deriveKeyPair(ikm []byte) (priv, pub []byte, err error) {

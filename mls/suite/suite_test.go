@@ -293,6 +293,14 @@ func TestHPKEMatchesCryptoHPKE(t *testing.T) {
 			if !bytes.Equal(sk.PublicKey().Bytes(), pub) {
 				t.Fatalf("DeriveKeyPair public key differs from crypto/hpke")
 			}
+			gpriv, gpub, err := s.GenerateKeyPair(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gsk, err := k.NewPrivateKey(gpriv)
+			if err != nil || !bytes.Equal(gsk.PublicKey().Bytes(), gpub) {
+				t.Fatalf("GenerateKeyPair key pair differs from crypto/hpke: %v", err)
+			}
 			info, _ := labeledContent("Welcome", []byte("context"))
 			pt := []byte("group secrets")
 
@@ -382,6 +390,17 @@ func TestRejectsMalformedKeys(t *testing.T) {
 				t.Errorf("%v: signature key of %d bytes accepted", s.ID(), len(bad))
 			}
 		}
+	}
+	// An X-Wing key whose ML-KEM part has an unreduced coefficient (FIPS 203
+	// encapsulation key check).
+	xw, _ := Lookup(XWingChaCha20Poly1305SHA256Ed25519)
+	_, xpub, _ := xw.GenerateKeyPair(rand.Reader)
+	xpub[0], xpub[1] = 0xff, 0xff
+	if xw.ValidateHPKEPublicKey(xpub) == nil {
+		t.Error("X-Wing key with unreduced ML-KEM coefficient accepted")
+	}
+	if _, _, err := xw.EncryptWithLabel(xpub, "x", nil, nil); err == nil {
+		t.Error("encryption to an invalid X-Wing key succeeded")
 	}
 	// A P-256 point off the curve.
 	s, _ := Lookup(P256AES128GCMSHA256P256)
