@@ -1,0 +1,573 @@
+package group
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/daylight-im/daylight/mls/framing"
+	"github.com/daylight-im/daylight/mls/keyschedule"
+	"github.com/daylight-im/daylight/mls/secrettree"
+)
+
+// StagedCommit is a validated Commit that has not been merged: inspect it, then
+// Merge it (RFC 9420, Section 12.4.2, "stage then merge").
+type StagedCommit struct {
+	base      *Group
+	baseEpoch uint64
+
+	ctx        groupContext
+	tree       *ratchetTree
+	interim    []byte
+	confTag    []byte
+	own        uint32
+	removed    bool
+	privs      map[uint32]keyPair
+	secrets    *keyschedule.EpochSecrets
+	secretTree *secrettree.Tree
+	reinit     *reInit
+	a          *applied
+	committer  uint32
+}
+
+// NewEpoch returns the epoch the commit leads to.
+func (sc *StagedCommit) NewEpoch() uint64 { return sc.ctx.epoch }
+
+// Added returns the leaf indices of members the commit adds.
+func (sc *StagedCommit) Added() []uint32 { return append([]uint32(nil), sc.a.added...) }
+
+// Removed returns the leaf indices of members the commit removes.
+func (sc *StagedCommit) Removed() []uint32 { return append([]uint32(nil), sc.a.removed...) }
+
+// Updated returns the leaf indices whose Update proposals the commit applies.
+func (sc *StagedCommit) Updated() []uint32 { return append([]uint32(nil), sc.a.updated...) }
+
+// RemovesSelf reports whether the commit removes the member that staged it.
+func (sc *StagedCommit) RemovesSelf() bool { return sc.removed }
+
+// Extensions returns the GroupContext extensions of the new epoch.
+func (sc *StagedCommit) Extensions() []Extension { return append([]Extension(nil), sc.ctx.extensions...) }
+
+// EpochAuthenticator returns the new epoch's epoch_authenticator (nil if removed).
+func (sc *StagedCommit) EpochAuthenticator() []byte {
+	if sc.secrets == nil {
+		return nil
+	}
+	return clone(sc.secrets.EpochAuthenticator)
+}
+
+// ReInit reports whether the commit carried a ReInit proposal.
+func (sc *StagedCommit) ReInit() bool { return sc.reinit != nil }
+
+// resolve turns the Commit's ProposalOrRef list into proposals with senders.
+func (g *Group) resolve(c *commit, committer framing.Sender) ([]resolvedProposal, error) {
+	list := make([]resolvedProposal, 0, len(c.proposals))
+	for i, por := range c.proposals {
+		if por.prop != nil {
+			list = append(list, resolvedProposal{prop: por.prop, sender: committer})
+			continue
+		}
+		found := false
+		for _, cp := range g.proposals {
+			if bytes.Equal(cp.ref, por.ref) {
+				list = append(list, resolvedProposal{prop: cp.prop, sender: cp.sender, ref: cp.ref})
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%w: proposals[%d]: unknown proposal reference %x", ErrInvalid, i, por.ref)
+		}
+	}
+	return list, nil
+}
+
+// stageReceived validates and stages a commit from another member or a joiner.
+func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, error) {
+	c, err := parseCommit(ac.Content.Body)
+	if err != nil {
+		return nil, err
+	}
+	committer := ac.Content.Sender
+	if committer.Type == framing.SenderMember && committer.Index == g.own {
+		return nil, fmt.Errorf("%w: own commit (use MergePendingCommit)", ErrInvalid)
+	}
+	list, err := g.resolve(c, committer)
+	if err != nil {
+		return nil, err
+	}
+	a, err := applyProposals(&g.publicState, list, committer)
+	if err != nil {
+		return nil, err
+	}
+	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, ctx: a.ctx, own: g.own, reinit: a.reinit}
+	// Our own committed Update gives our leaf a new key pair.
+	privs := map[uint32]keyPair{}
+	for k, v := range g.privs {
+		privs[k] = v
+	}
+	for _, rp := range list {
+		if rp.prop.typ == propUpdate && rp.sender.Index == g.own && rp.sender.Type == framing.SenderMember {
+			kp, ok := g.pendingUpdates[string(rp.ref)]
+			if !ok {
+				return nil, fmt.Errorf("%w: commit applies an Update of ours we do not know", ErrInvalid)
+			}
+			privs[2*g.own] = kp
+		}
+	}
+	for _, r := range a.removed {
+		if r == g.own {
+			sc.removed = true
+		}
+	}
+	if a.pathRequired && c.path == nil {
+		return nil, fmt.Errorf("%w: commit without path but its proposals require one", ErrInvalid)
+	}
+	var senderLeaf uint32
+	switch committer.Type {
+	case framing.SenderMember:
+		senderLeaf = committer.Index
+		if a.tree.leaf(senderLeaf) == nil {
+			return nil, fmt.Errorf("%w: committer leaf removed", ErrInvalid)
+		}
+	case framing.SenderNewMemberCommit:
+		if c.path == nil {
+			return nil, fmt.Errorf("%w: external commit without path", ErrInvalid)
+		}
+		senderLeaf = a.tree.addLeaf(&c.path.leaf) // placeholder, replaced when merging the path
+		// Section 12.4.3.2: the signature is by the joiner's new leaf.
+		if err := ac.VerifySignature(g.cs, c.path.leaf.signatureKey, g.ctxBytes); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: commit from sender type %d", ErrInvalid, committer.Type)
+	}
+	sc.committer = senderLeaf
+	newCtx := a.ctx
+	newCtx.epoch = g.ctx.epoch + 1
+	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
+	if c.path != nil {
+		ps, err := g.mergePath(a, senderLeaf, c.path, committer.Type == framing.SenderNewMemberCommit, &newCtx, privs, sc.removed)
+		if err != nil {
+			return nil, err
+		}
+		if ps != nil {
+			commitSecret, err = keyschedule.NewCommitSecret(g.cs, ps)
+			clear(ps)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Drop keys for nodes that changed.
+	for n, kp := range privs {
+		t := a.tree.nodes
+		if int(n) >= len(t) {
+			delete(privs, n)
+			continue
+		}
+		var pub []byte
+		if t[n].leaf != nil {
+			pub = t[n].leaf.encryptionKey
+		} else if t[n].parent != nil {
+			pub = t[n].parent.encryptionKey
+		}
+		if !bytes.Equal(pub, kp.pub) {
+			delete(privs, n)
+		}
+	}
+	sc.privs = privs
+	newCtx.treeHash = a.tree.rootHash(g.cs)
+	input, err := ac.ConfirmedTranscriptHashInput()
+	if err != nil {
+		return nil, err
+	}
+	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.cs, g.interim, input)
+	sc.ctx = newCtx
+	if sc.removed {
+		// A removed member cannot derive the new epoch; the commit is still valid.
+		sc.privs = nil
+		return sc, nil
+	}
+	init := g.secrets.Init
+	if a.externalInit != nil {
+		priv, _, err := g.secrets.External.KeyPair()
+		if err != nil {
+			return nil, err
+		}
+		if init, err = keyschedule.ExternalInitReceive(g.cs, priv, a.externalInit); err != nil {
+			return nil, fmt.Errorf("%w: ExternalInit: %w", ErrInvalid, err)
+		}
+	}
+	if err := g.deriveStaged(sc, init, commitSecret, a.psks); err != nil {
+		return nil, err
+	}
+	if !sc.secrets.Confirmation.Verify(newCtx.confirmedTranscriptHash, ac.Auth.ConfirmationTag) {
+		return nil, fmt.Errorf("%w: confirmation_tag does not verify", ErrInvalid)
+	}
+	sc.confTag = clone(ac.Auth.ConfirmationTag)
+	sc.interim = keyschedule.InterimTranscriptHash(g.cs, newCtx.confirmedTranscriptHash, sc.confTag)
+	return sc, nil
+}
+
+// deriveStaged runs the key schedule for the staged epoch (Section 8).
+func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, commitSecret *keyschedule.CommitSecret, psks []pskID) error {
+	psk, err := g.pskSecret(psks, nil)
+	if err != nil {
+		return err
+	}
+	ctxBytes := sc.ctx.bytes()
+	joiner, err := init.JoinerSecret(commitSecret, ctxBytes)
+	if err != nil {
+		return err
+	}
+	es, err := joiner.EpochSecret(psk, ctxBytes)
+	joiner.Destroy()
+	if err != nil {
+		return err
+	}
+	sc.secrets = es.Derive()
+	es.Destroy()
+	sc.secretTree, err = secrettree.New(g.cs, sc.secrets.Encryption, sc.tree.nLeaves(), g.secretTreeConfig())
+	return err
+}
+
+// mergePath validates the UpdatePath, merges it into a.tree and, unless we are
+// removed, decrypts our path secret; it returns the commit_secret (Section 7.5,
+// 12.4.2).
+func (g *Group) mergePath(a *applied, sender uint32, up *updatePath, external bool, newCtx *groupContext, privs map[uint32]keyPair, removed bool) ([]byte, error) {
+	t := a.tree
+	if err := g.checkLeaf(&up.leaf, leafSourceCommit, sender, &a.ctx); err != nil {
+		return nil, fmt.Errorf("UpdatePath.leaf_node: %w", err)
+	}
+	if !external {
+		if old := t.leaf(sender); old != nil && bytes.Equal(old.encryptionKey, up.leaf.encryptionKey) {
+			return nil, fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
+		}
+	}
+	if err := uniqueLeaf(t, &up.leaf, sender); err != nil {
+		return nil, err
+	}
+	path, cop := t.filteredDirectPath(sender)
+	if len(path) != len(up.nodes) {
+		return nil, fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
+	}
+	keys := map[string]bool{string(up.leaf.encryptionKey): true}
+	for _, n := range up.nodes {
+		if keys[string(n.encryptionKey)] {
+			return nil, fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
+		}
+		keys[string(n.encryptionKey)] = true
+	}
+	for i := range t.nodes {
+		var pub []byte
+		if t.nodes[i].leaf != nil && uint32(i) != 2*sender {
+			pub = t.nodes[i].leaf.encryptionKey
+		} else if t.nodes[i].parent != nil {
+			pub = t.nodes[i].parent.encryptionKey
+		}
+		if pub != nil && keys[string(pub)] {
+			return nil, fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
+		}
+	}
+	addedSet := map[uint32]bool{}
+	for _, l := range a.added {
+		addedSet[2*l] = true
+	}
+	for i, n := range up.nodes {
+		want := 0
+		for _, x := range t.resolution(cop[i]) {
+			if !addedSet[x] {
+				want++
+			}
+		}
+		if len(n.secrets) != want {
+			return nil, fmt.Errorf("%w: UpdatePath node %d has %d ciphertexts, want %d", ErrInvalid, i, len(n.secrets), want)
+		}
+	}
+	// Merge (Section 7.5): blank the direct path, set keys on the filtered path.
+	t.nodes[2*sender] = treeNode{leaf: &up.leaf}
+	t.blankPath(sender)
+	for i, n := range path {
+		t.nodes[n] = treeNode{parent: &parentNode{encryptionKey: up.nodes[i].encryptionKey}}
+	}
+	ph := t.setPathParentHashes(g.cs, sender)
+	if !bytes.Equal(ph, up.leaf.parentHash) {
+		return nil, fmt.Errorf("%w: UpdatePath leaf parent_hash does not match", ErrInvalid)
+	}
+	if removed {
+		return nil, nil
+	}
+	// Provisional GroupContext (Section 12.4.2).
+	prov := *newCtx
+	prov.treeHash = t.rootHash(g.cs)
+	prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
+	provBytes := prov.bytes()
+	me := 2 * g.own
+	for i := range path {
+		if !isAncestor(cop[i], me) {
+			continue
+		}
+		j := 0
+		for _, x := range t.resolution(cop[i]) {
+			if addedSet[x] {
+				continue
+			}
+			if kp, ok := privs[x]; ok && nodePub(t, x, kp.pub) {
+				ct := up.nodes[i].secrets[j]
+				ps, err := g.cs.DecryptWithLabel(kp.priv, labelUpdatePathNode, provBytes, ct.kemOutput, ct.ciphertext)
+				if err != nil {
+					return nil, fmt.Errorf("%w: path secret: %w", ErrInvalid, err)
+				}
+				for k := i; k < len(path); k++ {
+					if k > i {
+						next := g.cs.DeriveSecret(ps, "path")
+						clear(ps)
+						ps = next
+					}
+					nodeSecret := g.cs.DeriveSecret(ps, "node")
+					priv, pub, err := g.cs.DeriveKeyPair(nodeSecret)
+					clear(nodeSecret)
+					if err != nil {
+						return nil, err
+					}
+					if !bytes.Equal(pub, up.nodes[k].encryptionKey) {
+						return nil, fmt.Errorf("%w: derived public key differs from UpdatePath node %d", ErrInvalid, k)
+					}
+					privs[path[k]] = keyPair{priv, pub}
+				}
+				commit := g.cs.DeriveSecret(ps, "path")
+				clear(ps)
+				return commit, nil
+			}
+			j++
+		}
+		return nil, fmt.Errorf("%w: no private key to decrypt the path secret", ErrInvalid)
+	}
+	return nil, fmt.Errorf("%w: we are not below the committer's filtered direct path", ErrInvalid)
+}
+
+func nodePub(t *ratchetTree, x uint32, pub []byte) bool {
+	n := t.nodes[x]
+	if n.leaf != nil {
+		return bytes.Equal(n.leaf.encryptionKey, pub)
+	}
+	if n.parent != nil {
+		return bytes.Equal(n.parent.encryptionKey, pub)
+	}
+	return false
+}
+
+// Merge applies a staged commit (RFC 9420, Section 12.4.2), deleting the old epoch's
+// secrets (Section 9.2).
+func (g *Group) Merge(sc *StagedCommit) error {
+	if sc == nil || sc.base != g || sc.baseEpoch != g.ctx.epoch {
+		return fmt.Errorf("%w: staged commit is not for this group state", ErrInvalid)
+	}
+	g.apply(sc)
+	return nil
+}
+
+func (g *Group) apply(sc *StagedCommit) {
+	if g.secrets != nil {
+		g.secrets.Destroy()
+	}
+	if g.secretTree != nil {
+		g.secretTree.Destroy()
+	}
+	for n, kp := range g.privs {
+		if nk, ok := sc.privs[n]; !ok || !bytes.Equal(nk.priv, kp.priv) {
+			clear(kp.priv)
+		}
+	}
+	g.tree = sc.tree
+	g.setContext(sc.ctx)
+	g.interim, g.confTag = sc.interim, sc.confTag
+	g.privs = sc.privs
+	g.removed = sc.removed
+	g.reinit = sc.reinit
+	g.proposals = nil
+	for _, kp := range g.pendingUpdates {
+		if nk, ok := g.privs[2*g.own]; !ok || !bytes.Equal(nk.priv, kp.priv) {
+			clear(kp.priv)
+		}
+	}
+	g.pendingUpdates = map[string]keyPair{}
+	g.sent = map[string][]byte{}
+	g.pending = nil
+	if sc.removed {
+		g.secrets, g.secretTree = nil, nil
+		return
+	}
+	g.secrets = sc.secrets
+	g.secretTree = sc.secretTree
+	g.resumption[g.ctx.epoch] = g.secrets.Resumption.Bytes()
+	g.pruneResumption()
+}
+
+// wireFormat is the wire format for handshake messages.
+func (g *Group) handshakeWireFormat() framing.WireFormat {
+	if g.cfg.EncryptHandshake {
+		return framing.WireFormatPrivateMessage
+	}
+	return framing.WireFormatPublicMessage
+}
+
+// protect encodes signed content as an MLSMessage in the content's wire format.
+func (g *Group) protect(ac *framing.AuthenticatedContent) ([]byte, error) {
+	switch ac.WireFormat {
+	case framing.WireFormatPublicMessage:
+		pm, err := framing.ProtectPublic(ac, g.secrets.Membership, g.ctxBytes)
+		if err != nil {
+			return nil, err
+		}
+		body, err := pm.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		return mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) }), nil
+	default:
+		pm, err := framing.ProtectPrivate(g.cs, ac, g.secretTree, g.secrets.SenderData, framing.PrivateOptions{Rand: g.cfg.rand()})
+		if err != nil {
+			return nil, err
+		}
+		body, err := pm.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		return mlsMessageBytes(wireFormatPrivate, func(w *builder) { w.raw(body) }), nil
+	}
+}
+
+func (g *Group) checkActive(op string) error {
+	if g.removed {
+		return fmt.Errorf("mls/group: %s: %w: removed from the group", op, ErrInvalid)
+	}
+	if g.reinit != nil {
+		return fmt.Errorf("mls/group: %s: %w: the group was reinitialised", op, ErrInvalid)
+	}
+	return nil
+}
+
+// Protect encrypts application data as a PrivateMessage (RFC 9420, Section 6.3).
+func (g *Group) Protect(aad, plaintext []byte) ([]byte, error) {
+	if err := g.checkActive("Protect"); err != nil {
+		return nil, err
+	}
+	if g.pending != nil {
+		// Section 12.4: a member with a pending commit still sends in the old epoch.
+	}
+	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
+		AuthenticatedData: clone(aad), ContentType: framing.ContentApplication, Body: clone(plaintext)}
+	ac, err := framing.Sign(g.cs, g.sigPriv, framing.WireFormatPrivateMessage, content, g.ctxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return g.protect(ac)
+}
+
+// Propose creates a proposal message, caches it for this member's next Commit and
+// returns the MLSMessage (RFC 9420, Section 12.1).
+func (g *Group) Propose(spec ProposalSpec) ([]byte, error) {
+	if err := g.checkActive("Propose"); err != nil {
+		return nil, err
+	}
+	pr, upd, err := g.buildProposal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: Propose: %w", err)
+	}
+	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
+		ContentType: framing.ContentProposal, Body: pr.bytes()}
+	ac, err := framing.Sign(g.cs, g.sigPriv, g.handshakeWireFormat(), content, g.ctxBytes)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := g.proposalRef(ac)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := g.protect(ac)
+	if err != nil {
+		return nil, err
+	}
+	if upd != nil {
+		g.pendingUpdates[string(ref)] = *upd
+	}
+	g.cacheProposal(cachedProposal{ref: ref, prop: pr, sender: content.Sender})
+	g.sent[string(msg)] = ref
+	return msg, nil
+}
+
+func (g *Group) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(g.cfg.rand(), b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// buildProposal turns a ProposalSpec into a Proposal; for an Update it also returns
+// the new leaf key pair.
+func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
+	switch spec.Type {
+	case ProposalAdd:
+		kp, err := parseKeyPackageAny(spec.KeyPackage)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := verifyKeyPackage(g.cs, kp); err != nil {
+			return nil, nil, err
+		}
+		return &proposal{typ: propAdd, add: kp}, nil, nil
+	case ProposalUpdate:
+		priv, pub, err := g.cs.GenerateKeyPair(g.cfg.rand())
+		if err != nil {
+			return nil, nil, err
+		}
+		ln := *g.tree.leaf(g.own)
+		ln.encryptionKey = pub
+		ln.source = leafSourceUpdate
+		ln.parentHash = nil
+		ln.notBefore, ln.notAfter = 0, 0
+		if ln.signature, err = g.cs.SignWithLabel(g.sigPriv, labelLeafNodeTBS, ln.tbs(g.ctx.groupID, g.own)); err != nil {
+			return nil, nil, err
+		}
+		return &proposal{typ: propUpdate, update: &ln}, &keyPair{priv, pub}, nil
+	case ProposalRemove:
+		leaf := spec.RemovedLeaf
+		if spec.RemovedIdentity != nil {
+			found := false
+			for _, l := range g.tree.leaves() {
+				if bytes.Equal(g.tree.leaf(l).cred.identity, spec.RemovedIdentity) {
+					leaf, found = l, true
+					break
+				}
+			}
+			if !found {
+				return nil, nil, fmt.Errorf("no member with identity %q", spec.RemovedIdentity)
+			}
+		}
+		if g.tree.leaf(leaf) == nil {
+			return nil, nil, fmt.Errorf("leaf %d is blank", leaf)
+		}
+		return &proposal{typ: propRemove, remove: leaf}, nil, nil
+	case ProposalExternalPSK, ProposalResumptionPSK:
+		nonce, err := g.randomBytes(g.cs.Nh())
+		if err != nil {
+			return nil, nil, err
+		}
+		id := &pskID{typ: pskExternal, id: clone(spec.PSKID), nonce: nonce}
+		if spec.Type == ProposalResumptionPSK {
+			id = &pskID{typ: pskResumption, usage: usageApplication, groupID: clone(g.ctx.groupID), epoch: spec.Epoch, nonce: nonce}
+		}
+		if _, err := g.pskSecret([]pskID{*id}, nil); err != nil {
+			return nil, nil, err
+		}
+		return &proposal{typ: propPSK, psk: id}, nil, nil
+	case ProposalGroupContextExtensions:
+		return &proposal{typ: propGCE, exts: append([]Extension{}, spec.Extensions...)}, nil, nil
+	case ProposalReInit:
+		return &proposal{typ: propReInit, reinit: &reInit{groupID: clone(spec.GroupID), version: mls10, cipherSuite: uint16(spec.CipherSuite), extensions: append([]Extension{}, spec.Extensions...)}}, nil, nil
+	}
+	return nil, nil, fmt.Errorf("%w: proposal type %d", ErrUnsupported, spec.Type)
+}

@@ -1,0 +1,119 @@
+package group
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/daylight-im/daylight/mls/keyschedule"
+	"github.com/daylight-im/daylight/mls/suite"
+)
+
+// GroupInfo returns a signed MLSMessage(GroupInfo) for the current epoch with the
+// external_pub extension, so that new members can join by external commit (RFC 9420,
+// Sections 12.4.3, 12.4.3.2). With externalTree the ratchet_tree extension is left out
+// and the encoded tree is returned separately.
+func (g *Group) GroupInfo(externalTree bool) (groupInfoMsg, ratchetTree []byte, err error) {
+	if err := g.checkActive("GroupInfo"); err != nil {
+		return nil, nil, err
+	}
+	_, pub, err := g.secrets.External.KeyPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	var ep builder
+	ep.opaque(pub)
+	gi := &groupInfo{ctx: g.ctx, confirmationTag: g.confTag, signer: g.own, extensions: []Extension{{Type: extExternalPub, Data: ep.b}}}
+	tree := g.tree.marshal()
+	if externalTree {
+		ratchetTree = tree
+	} else {
+		gi.extensions = append(gi.extensions, Extension{Type: extRatchetTree, Data: tree})
+	}
+	if gi.signature, err = g.cs.SignWithLabel(g.sigPriv, labelGroupInfoTBS, gi.tbs()); err != nil {
+		return nil, nil, err
+	}
+	body := gi.bytes()
+	return mlsMessageBytes(wireFormatGroupInfo, func(w *builder) { w.raw(body) }), ratchetTree, nil
+}
+
+// ExternalJoin joins a group through an external Commit built from its GroupInfo
+// (RFC 9420, Section 12.4.3.2). It returns the new member's Group, already in the
+// new epoch, and the MLSMessage(PublicMessage) Commit to send to the group.
+func ExternalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*Group, []byte, error) {
+	g, msg, err := externalJoin(cfg, groupInfoMsg, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls/group: ExternalJoin: %w", err)
+	}
+	return g, msg, nil
+}
+
+func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*Group, []byte, error) {
+	m, err := parseMLSMessage(groupInfoMsg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.groupInfo == nil {
+		return nil, nil, fmt.Errorf("%w: message is not a GroupInfo", ErrInvalid)
+	}
+	gi := m.groupInfo
+	s, err := suite.Lookup(suite.ID(gi.ctx.cipherSuite))
+	if err != nil {
+		return nil, nil, err
+	}
+	tree, err := treeFromGroupInfo(gi, opts.RatchetTree)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := verifyGroupInfoAndTree(s, gi, tree); err != nil {
+		return nil, nil, err
+	}
+	epData, ok := findExtension(gi.extensions, extExternalPub)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: GroupInfo has no external_pub extension", ErrInvalid)
+	}
+	r := &reader{b: epData}
+	externalPub := r.opaque("external_pub")
+	if err := r.done("external_pub"); err != nil {
+		return nil, nil, err
+	}
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree}, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{},
+		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
+	g.setContext(gi.ctx)
+	g.confTag = clone(gi.confirmationTag)
+	g.interim = keyschedule.InterimTranscriptHash(s, gi.ctx.confirmedTranscriptHash, gi.confirmationTag)
+	kemOutput, init, err := keyschedule.ExternalInit(s, externalPub)
+	if err != nil {
+		return nil, nil, err
+	}
+	kp, err := NewKeyPackage(cfg, s.ID(), opts.Identity)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.sigPriv = kp.SignaturePriv
+	leaf := kp.kp.leaf
+	ext := &externalJoinInput{init: init, leaf: &leaf, extra: []*proposal{{typ: propExternalInit, kemOutput: kemOutput}}}
+	if opts.RemovePrior {
+		found := false
+		for _, l := range tree.leaves() {
+			if bytes.Equal(tree.leaf(l).cred.identity, opts.Identity) {
+				ext.extra = append(ext.extra, &proposal{typ: propRemove, remove: l})
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, nil, fmt.Errorf("%w: no prior member with identity %q to remove", ErrInvalid, opts.Identity)
+		}
+	}
+	var specs []ProposalSpec
+	for _, id := range opts.PSKIDs {
+		specs = append(specs, ProposalSpec{Type: ProposalExternalPSK, PSKID: id})
+	}
+	res, sc, err := g.createCommit(CommitOptions{ByValue: specs}, ext)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.own = sc.own
+	g.apply(sc)
+	return g, res.Commit, nil
+}

@@ -1,0 +1,516 @@
+package group
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/daylight-im/daylight/mls/framing"
+	"github.com/daylight-im/daylight/mls/keyschedule"
+	"github.com/daylight-im/daylight/mls/secrettree"
+	"github.com/daylight-im/daylight/mls/suite"
+)
+
+// keyPair is an HPKE key pair held for a tree node.
+type keyPair struct{ priv, pub []byte }
+
+// cachedProposal is a proposal received (or sent) in the current epoch, kept for
+// commits that include it by reference (RFC 9420, Section 12.4).
+type cachedProposal struct {
+	ref    []byte
+	prop   *proposal
+	sender framing.Sender
+}
+
+// Group is one member's state of one group in one epoch. A Group is not safe for
+// concurrent use.
+type Group struct {
+	publicState
+	cfg Config
+
+	own      uint32
+	sigPriv  []byte
+	privs    map[uint32]keyPair // node index -> HPKE key pair we hold
+
+	secrets    *keyschedule.EpochSecrets
+	secretTree *secrettree.Tree
+	confTag    []byte
+
+	proposals      []cachedProposal
+	pendingUpdates map[string]keyPair // own Update proposal ref -> new leaf key pair
+	pending        *pendingCommit
+	sent           map[string][]byte // own proposal messages of this epoch -> ref
+	resumption     map[uint64][]byte // epoch -> resumption_psk
+
+	removed bool
+	reinit  *reInit
+}
+
+// Epoch returns the current epoch number.
+func (g *Group) Epoch() uint64 { return g.ctx.epoch }
+
+// GroupID returns the group id.
+func (g *Group) GroupID() []byte { return clone(g.ctx.groupID) }
+
+// LeafIndex returns this member's leaf index.
+func (g *Group) LeafIndex() uint32 { return g.own }
+
+// CipherSuite returns the group's cipher suite.
+func (g *Group) CipherSuite() suite.ID { return g.cs.ID() }
+
+// EpochAuthenticator returns epoch_authenticator of the current epoch (RFC 9420,
+// Section 8.7).
+func (g *Group) EpochAuthenticator() []byte {
+	if g == nil || g.secrets == nil {
+		return nil
+	}
+	return clone(g.secrets.EpochAuthenticator)
+}
+
+// Export implements MLS-Exporter (RFC 9420, Section 8.5).
+func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
+	if length < 0 || length > 255*g.cs.Nh() {
+		return nil, fmt.Errorf("mls/group: Export: length %d out of range", length)
+	}
+	return g.secrets.Exporter.Export(label, context, length), nil
+}
+
+// Members returns the leaf indices and basic-credential identities of the members.
+func (g *Group) Members() map[uint32][]byte {
+	out := map[uint32][]byte{}
+	for _, l := range g.tree.leaves() {
+		out[l] = clone(g.tree.leaf(l).cred.identity)
+	}
+	return out
+}
+
+// Removed reports whether a merged Commit removed this member.
+func (g *Group) Removed() bool { return g.removed }
+
+// publicState is what every party that follows a group knows, secrets aside: the
+// GroupContext, the ratchet tree and the interim transcript hash. Group and
+// PublicGroup share it, and the validation code that reads it.
+type publicState struct {
+	cs       *suite.Suite
+	ctx      groupContext
+	ctxBytes []byte
+	tree     *ratchetTree
+	interim  []byte
+}
+
+func (p *publicState) setContext(c groupContext) {
+	p.ctx = c
+	p.ctxBytes = c.bytes()
+}
+
+// checkLeaf validates a LeafNode arriving in an Update or a Commit path for leaf
+// index leaf (Section 7.3).
+func (p *publicState) checkLeaf(ln *leafNode, source uint8, leaf uint32, ctx *groupContext) error {
+	if ln.source != source {
+		return fmt.Errorf("%w: leaf_node_source %d, want %d", ErrInvalid, ln.source, source)
+	}
+	if err := verifyLeafSignature(p.cs, ln, ctx.groupID, leaf); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := checkLeafCapabilities(ln, ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func (g *Group) secretTreeConfig() secrettree.Config { return secrettree.Config{} }
+
+// Create creates a one-member group at epoch 0 (RFC 9420, Section 11).
+func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
+	s, err := suite.Lookup(cs)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: Create: %w", err)
+	}
+	kp, err := NewKeyPackage(cfg, cs, identity)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: &ratchetTree{nodes: []treeNode{{leaf: &kp.kp.leaf}}}}, sigPriv: kp.SignaturePriv,
+		privs: map[uint32]keyPair{0: {kp.EncryptionPriv, kp.kp.leaf.encryptionKey}}, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
+	g.setContext(groupContext{version: mls10, cipherSuite: uint16(cs), groupID: clone(groupID), treeHash: g.tree.rootHash(s), confirmedTranscriptHash: []byte{}})
+	// A fresh random init secret and a zero commit secret give a random epoch secret.
+	rnd := make([]byte, s.Nh())
+	if _, err := io.ReadFull(cfg.rand(), rnd); err != nil {
+		return nil, fmt.Errorf("mls/group: Create: %w", err)
+	}
+	init, err := keyschedule.NewInitSecret(s, rnd)
+	clear(rnd)
+	if err != nil {
+		return nil, err
+	}
+	joiner, err := init.JoinerSecret(keyschedule.ZeroCommitSecret(s), g.ctxBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.enterEpoch(joiner, nil); err != nil {
+		return nil, err
+	}
+	// Section 11: confirmation_tag over the empty confirmed transcript hash.
+	g.confTag = g.secrets.Confirmation.Tag(g.ctx.confirmedTranscriptHash)
+	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.confirmedTranscriptHash, g.confTag)
+	return g, nil
+}
+
+// enterEpoch derives the epoch secrets from joiner and psk for the current context
+// and builds the secret tree.
+func (g *Group) enterEpoch(joiner *keyschedule.JoinerSecret, psk *keyschedule.PSKSecret) error {
+	es, err := joiner.EpochSecret(psk, g.ctxBytes)
+	if err != nil {
+		return err
+	}
+	secrets := es.Derive()
+	es.Destroy()
+	st, err := secrettree.New(g.cs, secrets.Encryption, g.tree.nLeaves(), g.secretTreeConfig())
+	if err != nil {
+		return err
+	}
+	g.secrets, g.secretTree = secrets, st
+	g.resumption[g.ctx.epoch] = secrets.Resumption.Bytes()
+	g.pruneResumption()
+	return nil
+}
+
+// pruneResumption keeps the resumption PSKs of the last few epochs.
+func (g *Group) pruneResumption() {
+	const keep = 32
+	for e := range g.resumption {
+		if e+keep < g.ctx.epoch {
+			clear(g.resumption[e])
+			delete(g.resumption, e)
+		}
+	}
+}
+
+// Join joins a group from an MLSMessage(Welcome) with kp's private keys (RFC 9420,
+// Section 12.4.3.1). ratchetTree is the encoded tree when the Welcome's GroupInfo
+// carries no ratchet_tree extension.
+func Join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte) (*Group, error) {
+	g, err := join(cfg, kp, welcomeMsg, ratchetTreeBytes, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: Join: %w", err)
+	}
+	return g, nil
+}
+
+func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte, resumptionSource *Group) (*Group, error) {
+	m, err := parseMLSMessage(welcomeMsg)
+	if err != nil {
+		return nil, err
+	}
+	if m.welcome == nil {
+		return nil, fmt.Errorf("%w: message is not a Welcome", ErrInvalid)
+	}
+	w := m.welcome
+	if w.cipherSuite != kp.kp.cipherSuite {
+		return nil, fmt.Errorf("%w: Welcome.cipher_suite %d differs from the KeyPackage's %d", ErrInvalid, w.cipherSuite, kp.kp.cipherSuite)
+	}
+	s, err := suite.Lookup(suite.ID(w.cipherSuite))
+	if err != nil {
+		return nil, err
+	}
+	ref := s.RefHash(refKeyPackage, kp.kp.raw)
+	var egs *encryptedGroupSecrets
+	for i := range w.secrets {
+		if bytes.Equal(w.secrets[i].newMember, ref) {
+			egs = &w.secrets[i]
+			break
+		}
+	}
+	if egs == nil {
+		return nil, fmt.Errorf("%w: Welcome has no secrets for this KeyPackage", ErrInvalid)
+	}
+	gsBytes, err := s.DecryptWithLabel(kp.InitPriv, labelWelcome, w.encryptedGroupInfo, egs.secrets.kemOutput, egs.secrets.ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("EncryptedGroupSecrets: %w", err)
+	}
+	gs, err := parseGroupSecrets(clone(gsBytes))
+	clear(gsBytes)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{cfg: cfg, publicState: publicState{cs: s}, sigPriv: kp.SignaturePriv, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
+	psk, err := g.pskSecret(gs.psks, resumptionSource)
+	if err != nil {
+		return nil, err
+	}
+	joiner, err := keyschedule.NewJoinerSecret(s, gs.joinerSecret)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := joiner.WelcomeSecret(psk)
+	if err != nil {
+		return nil, err
+	}
+	giBytes, err := ws.OpenGroupInfo(w.encryptedGroupInfo)
+	ws.Destroy()
+	if err != nil {
+		return nil, fmt.Errorf("Welcome.encrypted_group_info: %w", err)
+	}
+	r := &reader{b: giBytes}
+	var gi groupInfo
+	gi.parse(r)
+	if err := r.done("group_info"); err != nil {
+		return nil, fmt.Errorf("GroupInfo: %w", err)
+	}
+	if gi.ctx.cipherSuite != w.cipherSuite || gi.ctx.version != mls10 {
+		return nil, fmt.Errorf("%w: GroupInfo.group_context version or cipher suite", ErrInvalid)
+	}
+	tree, err := treeFromGroupInfo(&gi, ratchetTreeBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyGroupInfoAndTree(s, &gi, tree); err != nil {
+		return nil, err
+	}
+	// Find our own leaf (Section 12.4.3.1: the KeyPackage's leaf node).
+	own := -1
+	for _, l := range tree.leaves() {
+		if bytes.Equal(tree.leaf(l).bytes(), kp.kp.leaf.bytes()) {
+			own = int(l)
+			break
+		}
+	}
+	if own < 0 {
+		return nil, fmt.Errorf("%w: our leaf is not in the ratchet tree", ErrInvalid)
+	}
+	g.tree, g.own = tree, uint32(own)
+	g.privs[2*g.own] = keyPair{clone(kp.EncryptionPriv), clone(kp.kp.leaf.encryptionKey)}
+	if gs.pathSecret != nil {
+		if err := g.implantPathSecret(gi.signer, gs.pathSecret); err != nil {
+			return nil, err
+		}
+	} else if gi.signer != g.own {
+		// Without a path secret, every ancestor we share with the signer must be blank
+		// or unknown to us; nothing to derive.
+	}
+	g.setContext(gi.ctx)
+	if err := g.enterEpoch(joiner, psk); err != nil {
+		return nil, err
+	}
+	joiner.Destroy()
+	// Section 12.4.3.1: verify the confirmation tag.
+	if !g.secrets.Confirmation.Verify(g.ctx.confirmedTranscriptHash, gi.confirmationTag) {
+		return nil, fmt.Errorf("%w: GroupInfo.confirmation_tag does not verify", ErrInvalid)
+	}
+	g.confTag = clone(gi.confirmationTag)
+	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.confirmedTranscriptHash, g.confTag)
+	return g, nil
+}
+
+// implantPathSecret derives the private keys of the nodes shared with the committer
+// (leaf committer) from the path secret of their lowest common ancestor
+// (Section 12.4.3.1) and checks them against the tree.
+func (g *Group) implantPathSecret(committer uint32, pathSecret []byte) error {
+	lca := commonAncestor(2*g.own, 2*committer)
+	path, _ := g.tree.filteredDirectPath(committer)
+	ps := clone(pathSecret)
+	started := false
+	for _, n := range path {
+		if n == lca {
+			started = true
+		} else if !started {
+			continue
+		} else {
+			next := g.cs.DeriveSecret(ps, "path")
+			clear(ps)
+			ps = next
+		}
+		if err := g.setNodeFromPathSecret(n, ps); err != nil {
+			return err
+		}
+	}
+	clear(ps)
+	if !started {
+		return fmt.Errorf("%w: GroupSecrets.path_secret but the common ancestor is not on the committer's filtered direct path", ErrInvalid)
+	}
+	return nil
+}
+
+func (g *Group) setNodeFromPathSecret(n uint32, ps []byte) error {
+	nodeSecret := g.cs.DeriveSecret(ps, "node")
+	priv, pub, err := g.cs.DeriveKeyPair(nodeSecret)
+	clear(nodeSecret)
+	if err != nil {
+		return err
+	}
+	pn := g.tree.nodes[n].parent
+	if pn == nil || !bytes.Equal(pn.encryptionKey, pub) {
+		return fmt.Errorf("%w: path secret does not match the public key of node %d", ErrInvalid, n)
+	}
+	g.privs[n] = keyPair{priv, pub}
+	return nil
+}
+
+func treeFromGroupInfo(gi *groupInfo, external []byte) (*ratchetTree, error) {
+	if data, ok := findExtension(gi.extensions, extRatchetTree); ok {
+		return parseRatchetTree(data)
+	}
+	if len(external) == 0 {
+		return nil, fmt.Errorf("%w: no ratchet_tree extension and no tree given", ErrInvalid)
+	}
+	return parseRatchetTree(external)
+}
+
+// verifyGroupInfoAndTree checks the GroupInfo signature, the tree hash, parent
+// hashes and every leaf (Sections 7.9.2, 12.4.3.1, 7.3).
+func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree) error {
+	signer := tree.leaf(gi.signer)
+	if signer == nil {
+		return fmt.Errorf("%w: GroupInfo.signer %d is not a member", ErrInvalid, gi.signer)
+	}
+	if err := s.VerifyWithLabel(signer.signatureKey, labelGroupInfoTBS, gi.tbs(), gi.signature); err != nil {
+		return fmt.Errorf("%w: GroupInfo.signature: %w", ErrInvalid, err)
+	}
+	if !bytes.Equal(tree.rootHash(s), gi.ctx.treeHash) {
+		return fmt.Errorf("%w: ratchet tree hash differs from GroupInfo.group_context.tree_hash", ErrInvalid)
+	}
+	if err := tree.verifyParentHashes(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return validateTreeLeaves(s, tree, &gi.ctx)
+}
+
+// validateTreeLeaves checks every leaf (Section 7.3): signature, uniqueness of
+// signature and encryption keys, required capabilities, unmerged leaves sanity.
+func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext) error {
+	sigKeys, encKeys := map[string]bool{}, map[string]bool{}
+	for _, l := range tree.leaves() {
+		ln := tree.leaf(l)
+		if err := verifyLeafSignature(s, ln, ctx.groupID, l); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if sigKeys[string(ln.signatureKey)] || encKeys[string(ln.encryptionKey)] {
+			return fmt.Errorf("%w: leaf %d repeats a signature or encryption key", ErrInvalid, l)
+		}
+		sigKeys[string(ln.signatureKey)], encKeys[string(ln.encryptionKey)] = true, true
+		if err := checkLeafCapabilities(ln, ctx); err != nil {
+			return fmt.Errorf("%w: leaf %d: %w", ErrInvalid, l, err)
+		}
+	}
+	for i := 1; i < len(tree.nodes); i += 2 {
+		pn := tree.nodes[i].parent
+		if pn == nil {
+			continue
+		}
+		if encKeys[string(pn.encryptionKey)] {
+			return fmt.Errorf("%w: parent node %d repeats an encryption key", ErrInvalid, i)
+		}
+		encKeys[string(pn.encryptionKey)] = true
+		for _, u := range pn.unmergedLeaves {
+			if !isAncestor(uint32(i), 2*u) || tree.leaf(u) == nil {
+				return fmt.Errorf("%w: parent node %d lists unmerged leaf %d", ErrInvalid, i, u)
+			}
+		}
+	}
+	return nil
+}
+
+// checkLeafCapabilities enforces required_capabilities and that the leaf supports
+// its own extensions and the group's cipher suite (Section 7.3, 11.1).
+func checkLeafCapabilities(ln *leafNode, ctx *groupContext) error {
+	if !hasU16(ln.caps.versions, mls10) && len(ln.caps.versions) > 0 {
+		return errors.New("capabilities do not list mls10")
+	}
+	if !hasU16(ln.caps.cipherSuites, ctx.cipherSuite) {
+		return fmt.Errorf("capabilities do not list cipher suite %d", ctx.cipherSuite)
+	}
+	if ln.cred.typ != credentialBasic && !hasU16(ln.caps.credentials, ln.cred.typ) {
+		return fmt.Errorf("capabilities do not list credential type %d", ln.cred.typ)
+	}
+	for _, e := range ln.extensions {
+		if e.Type > extExternalSenders && !hasU16(ln.caps.extensions, e.Type) {
+			return fmt.Errorf("extension %d not in capabilities", e.Type)
+		}
+	}
+	if data, ok := findExtension(ctx.extensions, extRequiredCapabilities); ok {
+		rc, err := parseRequiredCapabilities(data)
+		if err != nil {
+			return err
+		}
+		for _, e := range rc.extensions {
+			if e > extExternalSenders && !hasU16(ln.caps.extensions, e) {
+				return fmt.Errorf("required extension %d not supported", e)
+			}
+		}
+		for _, p := range rc.proposals {
+			if p > propGCE && !hasU16(ln.caps.proposals, p) {
+				return fmt.Errorf("required proposal %d not supported", p)
+			}
+		}
+		for _, c := range rc.credentials {
+			if c != credentialBasic && c != credentialX509 && !hasU16(ln.caps.credentials, c) {
+				return fmt.Errorf("required credential %d not supported", c)
+			}
+		}
+	}
+	for _, e := range ctx.extensions {
+		if e.Type > extExternalSenders && !hasU16(ln.caps.extensions, e.Type) {
+			return fmt.Errorf("group context extension %d not supported", e.Type)
+		}
+	}
+	return nil
+}
+
+type requiredCapabilities struct{ extensions, proposals, credentials []uint16 }
+
+func parseRequiredCapabilities(b []byte) (*requiredCapabilities, error) {
+	r := &reader{b: b}
+	rc := &requiredCapabilities{
+		extensions:  parseU16s(r, "required_capabilities.extension_types"),
+		proposals:   parseU16s(r, "required_capabilities.proposal_types"),
+		credentials: parseU16s(r, "required_capabilities.credential_types"),
+	}
+	if err := r.done("required_capabilities"); err != nil {
+		return nil, fmt.Errorf("mls/group: RequiredCapabilities: %w", err)
+	}
+	return rc, nil
+}
+
+// pskSecret resolves PreSharedKeyIDs in order (Section 8.4).
+func (g *Group) pskSecret(ids []pskID, source *Group) (*keyschedule.PSKSecret, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	psks := make([]keyschedule.PSK, 0, len(ids))
+	for i := range ids {
+		id := &ids[i]
+		var secret []byte
+		switch id.typ {
+		case pskExternal:
+			v, ok := g.cfg.PSKs[string(id.id)]
+			if !ok {
+				return nil, fmt.Errorf("%w: external psk_id %x", ErrUnknownPSK, id.id)
+			}
+			secret = v
+		case pskResumption:
+			src := source
+			if src == nil || !bytes.Equal(src.ctx.groupID, id.groupID) {
+				src = nil
+				if g.ctx.groupID != nil && bytes.Equal(g.ctx.groupID, id.groupID) {
+					src = g
+				}
+			}
+			if src == nil {
+				return nil, fmt.Errorf("%w: resumption PSK of group %x", ErrUnknownPSK, id.groupID)
+			}
+			v, ok := src.resumption[id.epoch]
+			if !ok {
+				return nil, fmt.Errorf("%w: resumption PSK of epoch %d", ErrUnknownPSK, id.epoch)
+			}
+			secret = v
+		default:
+			return nil, fmt.Errorf("%w: psktype %d", ErrInvalid, id.typ)
+		}
+		if len(id.nonce) != g.cs.Nh() {
+			return nil, fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.nonce), g.cs.Nh())
+		}
+		psks = append(psks, keyschedule.PSK{ID: id.bytes(), Secret: secret})
+	}
+	return keyschedule.ComputePSKSecret(g.cs, psks)
+}

@@ -1,0 +1,176 @@
+package group
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/daylight-im/daylight/mls/suite"
+)
+
+const (
+	labelLeafNodeTBS    = "LeafNodeTBS"
+	labelKeyPackageTBS  = "KeyPackageTBS"
+	labelGroupInfoTBS   = "GroupInfoTBS"
+	labelWelcome        = "Welcome"
+	labelUpdatePathNode = "UpdatePathNode"
+	refKeyPackage       = "MLS 1.0 KeyPackage Reference"
+	refProposal         = "MLS 1.0 Proposal Reference"
+)
+
+// KeyPackageBundle is a KeyPackage with its private keys (RFC 9420, Section 10).
+// The private keys are exported for the interop harness and the passive-client
+// vectors; callers must treat them as secrets.
+type KeyPackageBundle struct {
+	Message        []byte // MLSMessage(KeyPackage)
+	InitPriv       []byte
+	EncryptionPriv []byte
+	SignaturePriv  []byte
+
+	kp *keyPackage
+}
+
+// Ref returns the KeyPackageRef (RFC 9420, Section 5.2).
+func (b *KeyPackageBundle) Ref() ([]byte, error) {
+	s, err := suite.Lookup(suite.ID(b.kp.cipherSuite))
+	if err != nil {
+		return nil, err
+	}
+	return s.RefHash(refKeyPackage, b.kp.raw), nil
+}
+
+// defaultCapabilities lists what this engine supports (RFC 9420, Section 7.2):
+// MLS 1.0, every suite mls/suite implements, the basic credential.
+func defaultCapabilities(cs uint16) capabilities {
+	suites := []uint16{cs}
+	for _, id := range []uint16{1, 2, 3, 4, 5, 6, 7, 0x4D} {
+		if id != cs {
+			if _, err := suite.Lookup(suite.ID(id)); err == nil {
+				suites = append(suites, id)
+			}
+		}
+	}
+	return capabilities{versions: []uint16{mls10}, cipherSuites: suites, credentials: []uint16{credentialBasic}}
+}
+
+// NewKeyPackage creates a KeyPackage for identity with a basic credential and fresh
+// signature, init and encryption keys (RFC 9420, Section 10).
+func NewKeyPackage(cfg Config, cs suite.ID, identity []byte) (*KeyPackageBundle, error) {
+	s, err := suite.Lookup(cs)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
+	}
+	sigPriv, sigPub, err := s.GenerateSignatureKey(cfg.rand())
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
+	}
+	return newKeyPackageWithSigner(cfg, s, identity, sigPriv, sigPub)
+}
+
+func newKeyPackageWithSigner(cfg Config, s *suite.Suite, identity, sigPriv, sigPub []byte) (*KeyPackageBundle, error) {
+	initPriv, initPub, err := s.GenerateKeyPair(cfg.rand())
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: NewKeyPackage: init key: %w", err)
+	}
+	encPriv, encPub, err := s.GenerateKeyPair(cfg.rand())
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: NewKeyPackage: encryption key: %w", err)
+	}
+	life := cfg.Lifetime
+	if life <= 0 {
+		life = 90 * 24 * time.Hour
+	}
+	now := cfg.now()
+	ln := leafNode{
+		encryptionKey: encPub,
+		signatureKey:  sigPub,
+		cred:          credential{typ: credentialBasic, identity: clone(identity)},
+		caps:          defaultCapabilities(uint16(s.ID())),
+		source:        leafSourceKeyPackage,
+		notBefore:     uint64(now.Add(-time.Hour).Unix()),
+		notAfter:      uint64(now.Add(life).Unix()),
+	}
+	if ln.signature, err = s.SignWithLabel(sigPriv, labelLeafNodeTBS, ln.tbs(nil, 0)); err != nil {
+		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
+	}
+	kp := &keyPackage{version: mls10, cipherSuite: uint16(s.ID()), initKey: initPub, leaf: ln}
+	if kp.signature, err = s.SignWithLabel(sigPriv, labelKeyPackageTBS, kp.tbs()); err != nil {
+		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
+	}
+	var w builder
+	kp.marshal(&w)
+	kp.raw = w.b
+	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *builder) { w.raw(kp.raw) })
+	return &KeyPackageBundle{Message: msg, InitPriv: initPriv, EncryptionPriv: encPriv, SignaturePriv: sigPriv, kp: kp}, nil
+}
+
+// LoadKeyPackageBundle rebuilds a bundle from an encoded KeyPackage (bare or wrapped
+// in an MLSMessage) and its private keys, checking that the keys match.
+func LoadKeyPackageBundle(keyPackage, initPriv, encryptionPriv, signaturePriv []byte) (*KeyPackageBundle, error) {
+	kp, err := parseKeyPackageAny(keyPackage)
+	if err != nil {
+		return nil, err
+	}
+	s, err := suite.Lookup(suite.ID(kp.cipherSuite))
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: KeyPackage.cipher_suite: %w", err)
+	}
+	if pub, err := s.HPKEPublicKey(initPriv); err != nil || !bytes.Equal(pub, kp.initKey) {
+		return nil, fmt.Errorf("mls/group: init private key does not match KeyPackage.init_key")
+	}
+	if pub, err := s.HPKEPublicKey(encryptionPriv); err != nil || !bytes.Equal(pub, kp.leaf.encryptionKey) {
+		return nil, fmt.Errorf("mls/group: encryption private key does not match leaf_node.encryption_key")
+	}
+	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *builder) { w.raw(kp.raw) })
+	return &KeyPackageBundle{Message: msg, InitPriv: clone(initPriv), EncryptionPriv: clone(encryptionPriv), SignaturePriv: clone(signaturePriv), kp: kp}, nil
+}
+
+func parseKeyPackageAny(b []byte) (*keyPackage, error) {
+	if m, err := parseMLSMessage(b); err == nil {
+		if m.keyPackage == nil {
+			return nil, fmt.Errorf("mls/group: MLSMessage is not a KeyPackage")
+		}
+		return m.keyPackage, nil
+	}
+	r := &reader{b: b}
+	kp := new(keyPackage)
+	kp.parse(r)
+	if err := r.done("key_package"); err != nil {
+		return nil, fmt.Errorf("mls/group: KeyPackage: %w", err)
+	}
+	return kp, nil
+}
+
+// verifyKeyPackage validates a KeyPackage for use in group g's suite
+// (RFC 9420, Section 10.1; leaf node per Section 7.3).
+func verifyKeyPackage(s *suite.Suite, kp *keyPackage) error {
+	if kp.version != mls10 {
+		return fmt.Errorf("mls/group: KeyPackage.version %d", kp.version)
+	}
+	if kp.cipherSuite != uint16(s.ID()) {
+		return fmt.Errorf("mls/group: KeyPackage.cipher_suite %d does not match the group's %d", kp.cipherSuite, s.ID())
+	}
+	if kp.leaf.source != leafSourceKeyPackage {
+		return fmt.Errorf("mls/group: KeyPackage.leaf_node.leaf_node_source is not key_package")
+	}
+	if bytes.Equal(kp.initKey, kp.leaf.encryptionKey) {
+		return fmt.Errorf("mls/group: KeyPackage.init_key equals leaf_node.encryption_key")
+	}
+	if err := s.ValidateHPKEPublicKey(kp.initKey); err != nil {
+		return fmt.Errorf("mls/group: KeyPackage.init_key: %w", err)
+	}
+	if err := s.VerifyWithLabel(kp.leaf.signatureKey, labelKeyPackageTBS, kp.tbs(), kp.signature); err != nil {
+		return fmt.Errorf("mls/group: KeyPackage.signature: %w", err)
+	}
+	if err := verifyLeafSignature(s, &kp.leaf, nil, 0); err != nil {
+		return err
+	}
+	return nil
+}
+
+func verifyLeafSignature(s *suite.Suite, ln *leafNode, groupID []byte, leaf uint32) error {
+	if err := s.VerifyWithLabel(ln.signatureKey, labelLeafNodeTBS, ln.tbs(groupID, leaf), ln.signature); err != nil {
+		return fmt.Errorf("mls/group: LeafNode.signature (leaf %d): %w", leaf, err)
+	}
+	return nil
+}

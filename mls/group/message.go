@@ -1,0 +1,298 @@
+package group
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/daylight-im/daylight/mls/framing"
+)
+
+// bodyParser finds the end of a serialized Proposal or Commit for mls/framing.
+func bodyParser(ct framing.ContentType, data []byte) (int, error) {
+	r := &reader{b: data}
+	switch ct {
+	case framing.ContentProposal:
+		var p proposal
+		p.parse(r)
+	case framing.ContentCommit:
+		r.vector("commit.proposals", func(r *reader) {
+			switch t := r.u8("proposal_or_ref.type"); t {
+			case 1:
+				var p proposal
+				p.parse(r)
+			case 2:
+				r.opaque("proposal_or_ref.reference")
+			default:
+				r.fail("proposal_or_ref.type", errEnum)
+			}
+		})
+		if r.optional("commit.path") {
+			var u updatePath
+			u.parse(r)
+		}
+	default:
+		return 0, fmt.Errorf("mls/group: no body parser for %v", ct)
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return len(data) - len(r.b), nil
+}
+
+// decoded is a verified-framing handshake or application message.
+type decoded struct {
+	ac         *framing.AuthenticatedContent
+	wireFormat uint16
+}
+
+// decode unprotects an MLSMessage(PublicMessage or PrivateMessage) of the current
+// epoch (RFC 9420, Sections 6.2, 6.3) and verifies the signature of member and
+// external senders. A new_member_commit signature is verified by the commit code,
+// which knows the joiner's key from the UpdatePath.
+func (g *Group) decode(msg []byte) (*decoded, error) {
+	m, err := parseMLSMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	var ac *framing.AuthenticatedContent
+	switch m.wireFormat {
+	case wireFormatPublic:
+		pm, err := framing.ParsePublicMessage(m.body, bodyParser)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.checkEpoch(pm.Content.GroupID, pm.Content.Epoch); err != nil {
+			return nil, err
+		}
+		membership := g.secrets.Membership
+		if ac, err = framing.UnprotectPublic(pm, membership, g.ctxBytes); err != nil {
+			return nil, err
+		}
+	case wireFormatPrivate:
+		pm, err := framing.ParsePrivateMessage(m.body)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.checkEpoch(pm.GroupID, pm.Epoch); err != nil {
+			return nil, err
+		}
+		ac, err = framing.UnprotectPrivate(g.cs, pm, g.secretTree, g.secrets.SenderData, framing.UnprotectOptions{
+			Body: bodyParser,
+			LeafOK: func(l uint32) error {
+				if g.tree.leaf(l) == nil {
+					return fmt.Errorf("%w: sender leaf %d is blank", ErrInvalid, l)
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: wire format %d carries no framed content", ErrInvalid, m.wireFormat)
+	}
+	if err := g.publicState.verifySender(ac); err != nil {
+		return nil, err
+	}
+	return &decoded{ac: ac, wireFormat: m.wireFormat}, nil
+}
+
+func (p *publicState) checkEpoch(groupID []byte, epoch uint64) error {
+	if !bytes.Equal(groupID, p.ctx.groupID) {
+		return fmt.Errorf("%w: group_id does not match", ErrInvalid)
+	}
+	if epoch != p.ctx.epoch {
+		return fmt.Errorf("%w: message epoch %d, group epoch %d", ErrWrongEpoch, epoch, p.ctx.epoch)
+	}
+	return nil
+}
+
+// verifySender checks the FramedContent signature with the key the sender type
+// designates (RFC 9420, Section 6.1), except for new_member_commit.
+func (p *publicState) verifySender(ac *framing.AuthenticatedContent) error {
+	var pub []byte
+	switch snd := ac.Content.Sender; snd.Type {
+	case framing.SenderMember:
+		ln := p.tree.leaf(snd.Index)
+		if ln == nil {
+			return fmt.Errorf("%w: sender leaf %d is blank", ErrInvalid, snd.Index)
+		}
+		pub = ln.signatureKey
+	case framing.SenderExternal:
+		senders, err := p.externalSenders()
+		if err != nil {
+			return err
+		}
+		if int(snd.Index) >= len(senders) {
+			return fmt.Errorf("%w: external sender index %d", ErrInvalid, snd.Index)
+		}
+		pub = senders[snd.Index].signatureKey
+	case framing.SenderNewMemberProposal:
+		if ac.Content.ContentType != framing.ContentProposal {
+			return fmt.Errorf("%w: new_member_proposal sender on non-proposal", ErrInvalid)
+		}
+		pr, err := parseProposal(ac.Content.Body)
+		if err != nil {
+			return err
+		}
+		if pr.typ != propAdd {
+			return fmt.Errorf("%w: new_member_proposal must be an Add", ErrInvalid)
+		}
+		pub = pr.add.leaf.signatureKey
+	case framing.SenderNewMemberCommit:
+		return nil
+	default:
+		return fmt.Errorf("%w: sender type %d", ErrInvalid, snd.Type)
+	}
+	if err := ac.VerifySignature(p.cs, pub, p.ctxBytes); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+type externalSender struct {
+	signatureKey []byte
+	cred         credential
+}
+
+func (p *publicState) externalSenders() ([]externalSender, error) {
+	data, ok := findExtension(p.ctx.extensions, extExternalSenders)
+	if !ok {
+		return nil, fmt.Errorf("%w: external sender but no external_senders extension", ErrInvalid)
+	}
+	r := &reader{b: data}
+	var out []externalSender
+	r.vector("external_senders", func(r *reader) {
+		var e externalSender
+		e.signatureKey = r.opaque("external_sender.signature_key")
+		e.cred.parse(r)
+		out = append(out, e)
+	})
+	if err := r.done("external_senders"); err != nil {
+		return nil, fmt.Errorf("mls/group: external_senders: %w", err)
+	}
+	return out, nil
+}
+
+// proposalRef implements MakeProposalRef (RFC 9420, Section 5.2).
+func (p *publicState) proposalRef(ac *framing.AuthenticatedContent) ([]byte, error) {
+	b, err := ac.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return p.cs.RefHash(refProposal, b), nil
+}
+
+// ReceiveProposal processes a proposal message of the current epoch and caches it
+// for a later Commit that references it (RFC 9420, Section 12.1). Messages this
+// Group sent itself are recognised and not decrypted again.
+func (g *Group) ReceiveProposal(msg []byte) error {
+	r, err := g.Process(msg)
+	if err != nil {
+		return err
+	}
+	if r.Kind != KindProposal {
+		return fmt.Errorf("%w: expected a proposal, got a %v", ErrInvalid, r.Kind)
+	}
+	return nil
+}
+
+// Process unprotects a message of the current epoch. Application data is returned;
+// a proposal is validated and cached; a commit is validated and returned staged,
+// to be applied with Merge. A commit that fails leaves the Group unchanged.
+func (g *Group) Process(msg []byte) (*Received, error) {
+	if g.removed {
+		return nil, fmt.Errorf("%w: this member was removed from the group", ErrInvalid)
+	}
+	if ref, ok := g.sent[string(msg)]; ok {
+		for _, cp := range g.proposals {
+			if bytes.Equal(cp.ref, ref) {
+				return &Received{Kind: KindProposal, Sender: g.own}, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: own message is not a proposal of this epoch", ErrInvalid)
+	}
+	d, err := g.decode(msg)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: Process: %w", err)
+	}
+	ac := d.ac
+	out := &Received{Sender: ac.Content.Sender.Index, AuthenticatedData: clone(ac.Content.AuthenticatedData)}
+	switch ac.Content.ContentType {
+	case framing.ContentApplication:
+		out.Kind = KindApplication
+		out.ApplicationData = clone(ac.Content.Body)
+		return out, nil
+	case framing.ContentProposal:
+		pr, err := parseProposal(ac.Content.Body)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.checkProposal(pr, ac.Content.Sender); err != nil {
+			return nil, fmt.Errorf("mls/group: Process: proposal: %w", err)
+		}
+		ref, err := g.proposalRef(ac)
+		if err != nil {
+			return nil, err
+		}
+		g.cacheProposal(cachedProposal{ref: ref, prop: pr, sender: ac.Content.Sender})
+		out.Kind = KindProposal
+		return out, nil
+	case framing.ContentCommit:
+		sc, err := g.stageReceived(ac)
+		if err != nil {
+			return nil, fmt.Errorf("mls/group: Process: commit: %w", err)
+		}
+		out.Kind = KindCommit
+		out.Staged = sc
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: content type %v", ErrInvalid, ac.Content.ContentType)
+}
+
+func (g *Group) cacheProposal(cp cachedProposal) {
+	for _, c := range g.proposals {
+		if bytes.Equal(c.ref, cp.ref) {
+			return
+		}
+	}
+	g.proposals = append(g.proposals, cp)
+}
+
+// checkProposal runs the checks of Section 12.1 that do not depend on the rest of
+// the commit: senders allowed per type (Section 12.1.8), Update leaf validity.
+func (p *publicState) checkProposal(pr *proposal, sender framing.Sender) error {
+	switch sender.Type {
+	case framing.SenderMember:
+		if pr.typ == propExternalInit {
+			return fmt.Errorf("%w: ExternalInit proposal sent standalone", ErrInvalid)
+		}
+	case framing.SenderExternal:
+		switch pr.typ {
+		case propAdd, propRemove, propPSK, propReInit, propGCE:
+		default:
+			return fmt.Errorf("%w: proposal type %d from an external sender", ErrInvalid, pr.typ)
+		}
+	case framing.SenderNewMemberProposal:
+		if pr.typ != propAdd {
+			return fmt.Errorf("%w: new_member_proposal of type %d", ErrInvalid, pr.typ)
+		}
+	default:
+		return fmt.Errorf("%w: proposal from sender type %d", ErrInvalid, sender.Type)
+	}
+	switch pr.typ {
+	case propAdd:
+		return verifyKeyPackage(p.cs, pr.add)
+	case propUpdate:
+		if err := p.checkLeaf(pr.update, leafSourceUpdate, sender.Index, &p.ctx); err != nil {
+			return err
+		}
+	case propRemove:
+		if p.tree.leaf(pr.remove) == nil {
+			return fmt.Errorf("%w: Remove of blank leaf %d", ErrInvalid, pr.remove)
+		}
+	case propPSK:
+		return checkPSKProposal(p, pr.psk)
+	}
+	return nil
+}

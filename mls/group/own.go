@@ -1,0 +1,309 @@
+package group
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/daylight-im/daylight/mls/framing"
+	"github.com/daylight-im/daylight/mls/keyschedule"
+	"github.com/daylight-im/daylight/mls/secrettree"
+)
+
+// pendingCommit is a Commit this member created and has not merged yet.
+type pendingCommit struct {
+	staged *StagedCommit
+}
+
+// Commit creates a Commit covering every proposal cached in this epoch (received
+// or sent, except this member's own Updates) plus opts.ByValue, and the Welcome
+// for added members (RFC 9420, Section 12.4.1). The Group stays in the current
+// epoch until MergePendingCommit; calling Commit again replaces the pending one.
+func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
+	if err := g.checkActive("Commit"); err != nil {
+		return nil, err
+	}
+	res, sc, err := g.createCommit(opts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: Commit: %w", err)
+	}
+	g.pending = &pendingCommit{staged: sc}
+	return res, nil
+}
+
+// MergePendingCommit enters the epoch of the Commit created by Commit.
+func (g *Group) MergePendingCommit() error {
+	if g.pending == nil {
+		return ErrNoPendingCommit
+	}
+	g.apply(g.pending.staged)
+	return nil
+}
+
+// externalJoinInput carries what ExternalJoin adds to a commit.
+type externalJoinInput struct {
+	init  *keyschedule.InitSecret
+	leaf  *leafNode
+	extra []*proposal // ExternalInit, then an optional Remove of the prior self
+}
+
+func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*CommitResult, *StagedCommit, error) {
+	committer := framing.Sender{Type: framing.SenderMember, Index: g.own}
+	if ext != nil {
+		committer = framing.Sender{Type: framing.SenderNewMemberCommit}
+	}
+	var c commit
+	var list []resolvedProposal
+	if ext == nil {
+		for _, cp := range g.proposals {
+			if cp.sender.Type == framing.SenderMember && cp.sender.Index == g.own && cp.prop.typ == propUpdate {
+				continue // Section 12.2: the committer cannot commit its own Update.
+			}
+			c.proposals = append(c.proposals, proposalOrRef{ref: cp.ref})
+			list = append(list, resolvedProposal{prop: cp.prop, sender: cp.sender, ref: cp.ref})
+		}
+	}
+	if ext != nil {
+		for _, pr := range ext.extra {
+			c.proposals = append(c.proposals, proposalOrRef{prop: pr})
+			list = append(list, resolvedProposal{prop: pr, sender: committer})
+		}
+	}
+	for i, spec := range opts.ByValue {
+		pr, _, err := g.buildProposal(spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("by_value[%d]: %w", i, err)
+		}
+		c.proposals = append(c.proposals, proposalOrRef{prop: pr})
+		list = append(list, resolvedProposal{prop: pr, sender: committer})
+	}
+	a, err := applyProposals(&g.publicState, list, committer)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, reinit: a.reinit, own: g.own}
+	privs := map[uint32]keyPair{}
+	if ext == nil {
+		for k, v := range g.privs {
+			privs[k] = v
+		}
+	}
+	newCtx := a.ctx
+	newCtx.epoch = g.ctx.epoch + 1
+	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
+	var pathSecrets map[uint32][]byte
+	if a.pathRequired || opts.ForcePath || ext != nil {
+		sender := g.own
+		if ext != nil {
+			sender = a.tree.addLeaf(ext.leaf)
+			sc.own = sender
+		}
+		var cs []byte
+		c.path, pathSecrets, cs, err = g.createPath(a, sender, &newCtx, privs, ext)
+		if err != nil {
+			return nil, nil, err
+		}
+		commitSecret, err = keyschedule.NewCommitSecret(g.cs, cs)
+		clear(cs)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for n, kp := range privs {
+		if int(n) >= len(a.tree.nodes) || !nodePub(a.tree, n, kp.pub) {
+			delete(privs, n)
+		}
+	}
+	sc.privs = privs
+	sc.committer = sc.own
+	newCtx.treeHash = a.tree.rootHash(g.cs)
+
+	// Frame and sign with the old GroupContext (Section 12.4.1).
+	wf := g.handshakeWireFormat()
+	if ext != nil {
+		wf = framing.WireFormatPublicMessage
+	}
+	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: committer, ContentType: framing.ContentCommit, Body: c.bytes()}
+	sigPriv := g.sigPriv
+	ac, err := framing.Sign(g.cs, sigPriv, wf, content, g.ctxBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	input, err := ac.ConfirmedTranscriptHashInput()
+	if err != nil {
+		return nil, nil, err
+	}
+	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.cs, g.interim, input)
+	sc.ctx = newCtx
+	init := g.secrets.Init
+	if ext != nil {
+		init = ext.init
+	}
+	psk, err := g.pskSecret(a.psks, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctxBytes := newCtx.bytes()
+	joiner, err := init.JoinerSecret(commitSecret, ctxBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	es, err := joiner.EpochSecret(psk, ctxBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc.secrets = es.Derive()
+	es.Destroy()
+	sc.confTag = sc.secrets.Confirmation.Tag(newCtx.confirmedTranscriptHash)
+	sc.interim = keyschedule.InterimTranscriptHash(g.cs, newCtx.confirmedTranscriptHash, sc.confTag)
+	ac.Auth.ConfirmationTag = sc.confTag
+	var msg []byte
+	if ext != nil {
+		pm, err := framing.ProtectPublic(ac, nil, g.ctxBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		body, err := pm.Marshal()
+		if err != nil {
+			return nil, nil, err
+		}
+		msg = mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) })
+	} else if msg, err = g.protect(ac); err != nil {
+		return nil, nil, err
+	}
+	res := &CommitResult{Commit: msg}
+	// The staged epoch's secret tree.
+	if sc.secretTree, err = secrettree.New(g.cs, sc.secrets.Encryption, a.tree.nLeaves(), g.secretTreeConfig()); err != nil {
+		return nil, nil, err
+	}
+	if opts.ExternalTree {
+		res.RatchetTree = a.tree.marshal()
+	}
+	if len(a.added) > 0 {
+		gi := &groupInfo{ctx: newCtx, confirmationTag: sc.confTag, signer: sc.own}
+		if !opts.ExternalTree {
+			gi.extensions = append(gi.extensions, Extension{Type: extRatchetTree, Data: a.tree.marshal()})
+		}
+		if gi.signature, err = g.cs.SignWithLabel(g.sigPriv, labelGroupInfoTBS, gi.tbs()); err != nil {
+			return nil, nil, err
+		}
+		ws, err := joiner.WelcomeSecret(psk)
+		if err != nil {
+			return nil, nil, err
+		}
+		encGI, err := ws.SealGroupInfo(gi.bytes())
+		ws.Destroy()
+		if err != nil {
+			return nil, nil, err
+		}
+		w := welcome{cipherSuite: uint16(g.cs.ID()), encryptedGroupInfo: encGI}
+		for i, l := range a.added {
+			gs := groupSecrets{joinerSecret: joiner.Bytes(), psks: a.psks}
+			if pathSecrets != nil {
+				gs.pathSecret = pathSecrets[commonAncestor(2*l, 2*sc.own)]
+			}
+			kp := a.addedKPs[i]
+			kem, ct, err := g.cs.EncryptWithLabel(kp.initKey, labelWelcome, encGI, gs.bytes())
+			if err != nil {
+				return nil, nil, err
+			}
+			w.secrets = append(w.secrets, encryptedGroupSecrets{newMember: g.cs.RefHash(refKeyPackage, kp.raw), secrets: hpkeCiphertext{kem, ct}})
+		}
+		var wb builder
+		w.marshal(&wb)
+		res.Welcome = mlsMessageBytes(wireFormatWelcome, func(b *builder) { b.raw(wb.b) })
+	}
+	joiner.Destroy()
+	for _, ps := range pathSecrets {
+		clear(ps)
+	}
+	return res, sc, nil
+}
+
+// createPath generates the committer's new leaf and path secrets, merges them
+// into a.tree, and encrypts the path secrets to the group (Sections 7.4-7.6).
+// It returns the UpdatePath, the path secret of each filtered-path node, and the
+// commit_secret.
+func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, privs map[uint32]keyPair, ext *externalJoinInput) (*updatePath, map[uint32][]byte, []byte, error) {
+	t := a.tree
+	s := g.cs
+	leafPriv, leafPub, err := s.GenerateKeyPair(g.cfg.rand())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var ln leafNode
+	if ext != nil {
+		ln = *ext.leaf
+	} else {
+		ln = *t.leaf(sender)
+	}
+	ln.encryptionKey = leafPub
+	ln.source = leafSourceCommit
+	ln.notBefore, ln.notAfter = 0, 0
+	t.nodes[2*sender] = treeNode{leaf: &ln}
+	t.blankPath(sender)
+	path, cop := t.filteredDirectPath(sender)
+	secrets := map[uint32][]byte{}
+	ps, err := g.randomBytes(s.Nh())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	up := &updatePath{}
+	for i, n := range path {
+		if i > 0 {
+			ps = s.DeriveSecret(ps, "path")
+		}
+		secrets[n] = ps
+		nodeSecret := s.DeriveSecret(ps, "node")
+		priv, pub, err := s.DeriveKeyPair(nodeSecret)
+		clear(nodeSecret)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		t.nodes[n] = treeNode{parent: &parentNode{encryptionKey: pub}}
+		privs[n] = keyPair{priv, pub}
+		up.nodes = append(up.nodes, updatePathNode{encryptionKey: pub})
+	}
+	var commitSecret []byte
+	if len(path) > 0 {
+		commitSecret = s.DeriveSecret(ps, "path")
+	} else {
+		commitSecret = s.DeriveSecret(ps, "path")
+		clear(ps)
+	}
+	ln.parentHash = t.setPathParentHashes(s, sender)
+	if ln.signature, err = s.SignWithLabel(g.signerFor(ext), labelLeafNodeTBS, ln.tbs(g.ctx.groupID, sender)); err != nil {
+		return nil, nil, nil, err
+	}
+	up.leaf = ln
+	privs[2*sender] = keyPair{leafPriv, leafPub}
+	prov := *newCtx
+	prov.treeHash = t.rootHash(s)
+	prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
+	provBytes := prov.bytes()
+	added := map[uint32]bool{}
+	for _, l := range a.added {
+		added[2*l] = true
+	}
+	for i, n := range path {
+		for _, x := range t.resolution(cop[i]) {
+			if added[x] {
+				continue
+			}
+			var pub []byte
+			if t.nodes[x].leaf != nil {
+				pub = t.nodes[x].leaf.encryptionKey
+			} else {
+				pub = t.nodes[x].parent.encryptionKey
+			}
+			kem, ct, err := s.EncryptWithLabel(pub, labelUpdatePathNode, provBytes, secrets[n])
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			up.nodes[i].secrets = append(up.nodes[i].secrets, hpkeCiphertext{kem, ct})
+		}
+	}
+	_ = bytes.Equal
+	return up, secrets, commitSecret, nil
+}
+
+func (g *Group) signerFor(ext *externalJoinInput) []byte { return g.sigPriv }

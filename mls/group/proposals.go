@@ -1,0 +1,224 @@
+package group
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/daylight-im/daylight/mls/framing"
+)
+
+// resolvedProposal is a committed proposal with its sender (Section 12.4).
+type resolvedProposal struct {
+	prop   *proposal
+	sender framing.Sender
+	ref    []byte // nil when by value
+}
+
+// applied is the outcome of applying a proposal list (Section 12.3).
+type applied struct {
+	tree          *ratchetTree
+	ctx           groupContext
+	added         []uint32 // leaf indices of new members, in Add order
+	addedKPs      []*keyPackage
+	removed       []uint32
+	removedLeaves []*leafNode
+	updated       []uint32
+	psks          []pskID
+	externalInit  []byte // kem_output
+	reinit        *reInit
+	pathRequired  bool
+}
+
+// applyProposals validates the committed proposal list (Section 12.2) and applies it
+// to a copy of the tree and GroupContext (Section 12.3). committer is the sender
+// of the Commit; for an external commit its Type is SenderNewMemberCommit.
+// It is used by members creating and processing commits and by PublicGroup.
+func applyProposals(p *publicState, list []resolvedProposal, committer framing.Sender) (*applied, error) {
+	s := p.cs
+	external := committer.Type == framing.SenderNewMemberCommit
+	a := &applied{tree: p.tree.clone(), ctx: p.ctx}
+	a.ctx.extensions = append([]Extension(nil), p.ctx.extensions...)
+	var nGCE, nExtInit, nReInit, nRemove int
+	touched := map[uint32]bool{}
+	pskKeys := map[string]bool{}
+	if len(list) == 0 {
+		a.pathRequired = true
+	}
+	// Pass 1: per-type validation of the list (Section 12.2).
+	for i, rp := range list {
+		pr := rp.prop
+		if external {
+			switch pr.typ {
+			case propExternalInit, propRemove, propPSK:
+			default:
+				return nil, fmt.Errorf("%w: external commit carries proposal type %d", ErrInvalid, pr.typ)
+			}
+			if rp.ref != nil {
+				return nil, fmt.Errorf("%w: external commit includes a proposal by reference", ErrInvalid)
+			}
+		}
+		switch pr.typ {
+		case propAdd:
+		case propUpdate:
+			a.pathRequired = true
+			if rp.sender.Type != framing.SenderMember {
+				return nil, fmt.Errorf("%w: proposals[%d]: Update from a non-member", ErrInvalid, i)
+			}
+			if committer.Type == framing.SenderMember && rp.sender.Index == committer.Index {
+				return nil, fmt.Errorf("%w: proposals[%d]: Update from the committer", ErrInvalid, i)
+			}
+			if touched[rp.sender.Index] {
+				return nil, fmt.Errorf("%w: proposals[%d]: several Update/Remove for leaf %d", ErrInvalid, i, rp.sender.Index)
+			}
+			touched[rp.sender.Index] = true
+		case propRemove:
+			a.pathRequired = true
+			nRemove++
+			if p.tree.leaf(pr.remove) == nil {
+				return nil, fmt.Errorf("%w: proposals[%d]: Remove of blank or absent leaf %d", ErrInvalid, i, pr.remove)
+			}
+			if committer.Type == framing.SenderMember && pr.remove == committer.Index {
+				return nil, fmt.Errorf("%w: proposals[%d]: Remove of the committer", ErrInvalid, i)
+			}
+			if touched[pr.remove] {
+				return nil, fmt.Errorf("%w: proposals[%d]: several Update/Remove for leaf %d", ErrInvalid, i, pr.remove)
+			}
+			touched[pr.remove] = true
+		case propPSK:
+			if err := checkPSKProposal(p, pr.psk); err != nil {
+				return nil, fmt.Errorf("proposals[%d]: %w", i, err)
+			}
+			k := pr.psk.key()
+			if pskKeys[k] {
+				return nil, fmt.Errorf("%w: proposals[%d]: duplicate PreSharedKeyID", ErrInvalid, i)
+			}
+			pskKeys[k] = true
+		case propReInit:
+			nReInit++
+			if pr.reinit.version < mls10 {
+				return nil, fmt.Errorf("%w: proposals[%d]: ReInit.version below the group's", ErrInvalid, i)
+			}
+		case propExternalInit:
+			a.pathRequired = true
+			nExtInit++
+			if !external {
+				return nil, fmt.Errorf("%w: proposals[%d]: ExternalInit in a member commit", ErrInvalid, i)
+			}
+		case propGCE:
+			a.pathRequired = true
+			nGCE++
+		default:
+			return nil, fmt.Errorf("%w: proposals[%d]: unsupported proposal type %d", ErrInvalid, i, pr.typ)
+		}
+	}
+	if nGCE > 1 {
+		return nil, fmt.Errorf("%w: several GroupContextExtensions proposals", ErrInvalid)
+	}
+	if nReInit > 0 && len(list) != 1 {
+		return nil, fmt.Errorf("%w: ReInit together with other proposals", ErrInvalid)
+	}
+	if external && (nExtInit != 1 || nRemove > 1) {
+		return nil, fmt.Errorf("%w: external commit needs exactly one ExternalInit and at most one Remove", ErrInvalid)
+	}
+	// Pass 2: apply in the order of Section 12.3.
+	for _, rp := range list {
+		if rp.prop.typ == propGCE {
+			a.ctx.extensions = rp.prop.exts
+			// Section 12.1.7: every member must support the new extensions.
+			for _, l := range a.tree.leaves() {
+				if err := checkLeafCapabilities(a.tree.leaf(l), &a.ctx); err != nil {
+					return nil, fmt.Errorf("%w: GroupContextExtensions unsupported by leaf %d: %w", ErrInvalid, l, err)
+				}
+			}
+		}
+	}
+	for i, rp := range list {
+		if rp.prop.typ != propUpdate {
+			continue
+		}
+		ln := rp.prop.update
+		old := a.tree.leaf(rp.sender.Index)
+		if old == nil {
+			return nil, fmt.Errorf("%w: proposals[%d]: Update from blank leaf", ErrInvalid, i)
+		}
+		if err := p.checkLeaf(ln, leafSourceUpdate, rp.sender.Index, &a.ctx); err != nil {
+			return nil, fmt.Errorf("proposals[%d]: Update: %w", i, err)
+		}
+		if bytes.Equal(ln.encryptionKey, old.encryptionKey) {
+			return nil, fmt.Errorf("%w: proposals[%d]: Update keeps the encryption key", ErrInvalid, i)
+		}
+		a.tree.updateLeaf(rp.sender.Index, ln)
+		a.updated = append(a.updated, rp.sender.Index)
+	}
+	for _, rp := range list {
+		if rp.prop.typ != propRemove {
+			continue
+		}
+		a.removedLeaves = append(a.removedLeaves, a.tree.leaf(rp.prop.remove))
+		a.tree.removeLeaf(rp.prop.remove)
+		a.removed = append(a.removed, rp.prop.remove)
+	}
+	for i, rp := range list {
+		if rp.prop.typ != propAdd {
+			continue
+		}
+		kp := rp.prop.add
+		if err := verifyKeyPackage(p.cs, kp); err != nil {
+			return nil, fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, i, err)
+		}
+		if err := checkLeafCapabilities(&kp.leaf, &a.ctx); err != nil {
+			return nil, fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, i, err)
+		}
+		if err := uniqueLeaf(a.tree, &kp.leaf, ^uint32(0)); err != nil {
+			return nil, fmt.Errorf("proposals[%d]: Add: %w", i, err)
+		}
+		l := a.tree.addLeaf(&kp.leaf)
+		a.added = append(a.added, l)
+		a.addedKPs = append(a.addedKPs, kp)
+	}
+	for _, rp := range list {
+		switch rp.prop.typ {
+		case propPSK:
+			a.psks = append(a.psks, *rp.prop.psk)
+		case propExternalInit:
+			a.externalInit = rp.prop.kemOutput
+		case propReInit:
+			a.reinit = rp.prop.reinit
+		}
+	}
+	_ = s
+	return a, nil
+}
+
+// uniqueLeaf checks that ln's signature and encryption keys appear in no other leaf
+// (Section 7.3) and no parent node.
+func uniqueLeaf(t *ratchetTree, ln *leafNode, except uint32) error {
+	for _, l := range t.leaves() {
+		if l == except {
+			continue
+		}
+		o := t.leaf(l)
+		if bytes.Equal(o.signatureKey, ln.signatureKey) {
+			return fmt.Errorf("%w: signature key already used by leaf %d", ErrInvalid, l)
+		}
+		if bytes.Equal(o.encryptionKey, ln.encryptionKey) {
+			return fmt.Errorf("%w: encryption key already used by leaf %d", ErrInvalid, l)
+		}
+	}
+	for i := 1; i < len(t.nodes); i += 2 {
+		if pn := t.nodes[i].parent; pn != nil && bytes.Equal(pn.encryptionKey, ln.encryptionKey) {
+			return fmt.Errorf("%w: encryption key already used by parent node %d", ErrInvalid, i)
+		}
+	}
+	return nil
+}
+
+func checkPSKProposal(p *publicState, id *pskID) error {
+	if len(id.nonce) != p.cs.Nh() {
+		return fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.nonce), p.cs.Nh())
+	}
+	if id.typ == pskResumption && id.usage != usageApplication {
+		return fmt.Errorf("%w: resumption PSK proposal with usage %d", ErrInvalid, id.usage)
+	}
+	return nil
+}
