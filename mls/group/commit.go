@@ -46,7 +46,9 @@ func (sc *StagedCommit) Updated() []uint32 { return append([]uint32(nil), sc.a.u
 func (sc *StagedCommit) RemovesSelf() bool { return sc.removed }
 
 // Extensions returns the GroupContext extensions of the new epoch.
-func (sc *StagedCommit) Extensions() []Extension { return append([]Extension(nil), sc.ctx.extensions...) }
+func (sc *StagedCommit) Extensions() []Extension {
+	return append([]Extension(nil), sc.ctx.extensions...)
+}
 
 // EpochAuthenticator returns the new epoch's epoch_authenticator (nil if removed).
 func (sc *StagedCommit) EpochAuthenticator() []byte {

@@ -29,9 +29,9 @@ type Group struct {
 	publicState
 	cfg Config
 
-	own      uint32
-	sigPriv  []byte
-	privs    map[uint32]keyPair // node index -> HPKE key pair we hold
+	own     uint32
+	sigPriv []byte
+	privs   map[uint32]keyPair // node index -> HPKE key pair we hold
 
 	secrets    *keyschedule.EpochSecrets
 	secretTree *secrettree.Tree
