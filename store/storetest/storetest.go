@@ -26,40 +26,56 @@ type NewStore func(t testing.TB) ds.Store
 
 // Run runs the conformance suite.
 func Run(t *testing.T, newStore NewStore) {
-	for _, tc := range []struct {
-		name string
-		fn   func(*testing.T, *env)
-	}{
-		{"RegisterAuthenticate", testRegisterAuthenticate},
-		{"RegisterBadInput", testRegisterBadInput},
-		{"AuthForgedSignature", testAuthForgedSignature},
-		{"LinkListRevoke", testLinkListRevoke},
-		{"KeyPackagesOneTime", testKeyPackagesOneTime},
-		{"KeyPackagesConcurrentClaims", testKeyPackagesConcurrentClaims},
-		{"KeyPackagesBadInput", testKeyPackagesBadInput},
-		{"GroupFanOutOrder", testGroupFanOutOrder},
-		{"StaleEpochCommit", testStaleEpochCommit},
-		{"ConcurrentCommitsOneWins", testConcurrentCommitsOneWins},
-		{"ReplayedMessage", testReplayedMessage},
-		{"RemovedMember", testRemovedMember},
-		{"ForgedCommit", testForgedCommit},
-		{"GhostDevice", testGhostDevice},
-		{"MalformedMessages", testMalformedMessages},
-		{"ProposalThenCommit", testProposalThenCommit},
-		{"ExternalCommit", testExternalCommit},
-		{"AppendBatchMixed", testAppendBatchMixed},
-		{"AckAndGC", testAckAndGC},
-		{"Retention", testRetention},
-		{"Notify", testNotify},
-		{"Blobs", testBlobs},
-		{"RevokeEndsDelivery", testRevokeEndsDelivery},
-	} {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, newStore)
 			tc.fn(t, e)
 			e.check(t)
 		})
 	}
+}
+
+// RunOne runs one case of the suite by name (for tests named after the
+// attack they attempt); an unknown name fails.
+func RunOne(t *testing.T, newStore NewStore, name string) {
+	for _, tc := range cases {
+		if tc.name == name {
+			e := newEnv(t, newStore)
+			tc.fn(t, e)
+			e.check(t)
+			return
+		}
+	}
+	t.Fatalf("storetest: no case %q", name)
+}
+
+var cases = []struct {
+	name string
+	fn   func(*testing.T, *env)
+}{
+	{"RegisterAuthenticate", testRegisterAuthenticate},
+	{"RegisterBadInput", testRegisterBadInput},
+	{"AuthForgedSignature", testAuthForgedSignature},
+	{"LinkListRevoke", testLinkListRevoke},
+	{"KeyPackagesOneTime", testKeyPackagesOneTime},
+	{"KeyPackagesConcurrentClaims", testKeyPackagesConcurrentClaims},
+	{"KeyPackagesBadInput", testKeyPackagesBadInput},
+	{"GroupFanOutOrder", testGroupFanOutOrder},
+	{"StaleEpochCommit", testStaleEpochCommit},
+	{"ConcurrentCommitsOneWins", testConcurrentCommitsOneWins},
+	{"ReplayedMessage", testReplayedMessage},
+	{"RemovedMember", testRemovedMember},
+	{"ForgedCommit", testForgedCommit},
+	{"GhostDevice", testGhostDevice},
+	{"MalformedMessages", testMalformedMessages},
+	{"ProposalThenCommit", testProposalThenCommit},
+	{"ExternalCommit", testExternalCommit},
+	{"AppendBatchMixed", testAppendBatchMixed},
+	{"AckAndGC", testAckAndGC},
+	{"Retention", testRetention},
+	{"Notify", testNotify},
+	{"Blobs", testBlobs},
+	{"RevokeEndsDelivery", testRevokeEndsDelivery},
 }
 
 // clock is a settable clock.
