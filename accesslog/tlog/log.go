@@ -53,6 +53,9 @@ type Config struct {
 	// the key is read from Dir/.daylight/log.key, generated there with mode
 	// 0600 on first start.
 	Signer note.Signer
+	// VerifierKey is Signer's verifier key (vkey), optional: with it, VKey and
+	// Policy work for an external Signer too. Ignored when Signer is nil.
+	VerifierKey string
 	// Witnesses and WitnessThreshold (w of m): a checkpoint is published only
 	// once at least WitnessThreshold witnesses cosigned it. Threshold 0 with
 	// no witnesses publishes unwitnessed checkpoints (tests, development).
@@ -130,6 +133,12 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		cfg.Signer, vkey = s, vk
 	} else if cfg.Signer.Name() != cfg.Origin {
 		return nil, fmt.Errorf("tlog: signer name %q is not the origin %q", cfg.Signer.Name(), cfg.Origin)
+	} else if cfg.VerifierKey != "" {
+		v, err := note.NewVerifier(cfg.VerifierKey)
+		if err != nil || v.Name() != cfg.Signer.Name() || v.KeyHash() != cfg.Signer.KeyHash() {
+			return nil, fmt.Errorf("tlog: Config.VerifierKey does not match Config.Signer")
+		}
+		vkey = cfg.VerifierKey
 	}
 
 	var wvkeys []string
@@ -237,11 +246,12 @@ func (l *Log) Await(ctx context.Context, index uint64) ([]byte, error) {
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) { return l.reader.ReadCheckpoint(ctx) }
 
 // VKey returns the log's verifier key (signed-note "Verifier keys"), or ""
-// if the log was opened with an external Signer.
+// if the log was opened with an external Signer and no VerifierKey.
 func (l *Log) VKey() string { return l.vkey }
 
 // Policy returns the checkpoint policy clients of this log should use (its
-// origin, key, witnesses and threshold), or nil with an external Signer.
+// origin, key, witnesses and threshold), or nil with an external Signer and
+// no VerifierKey.
 func (l *Log) Policy() *accesslog.CheckpointPolicy { return l.policy }
 
 // Close flushes pending appends and publications (bounded by ctx) and stops

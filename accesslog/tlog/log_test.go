@@ -345,3 +345,28 @@ func TestHandlerServesOnlyTlogTiles(t *testing.T) {
 		t.Errorf("POST: %d", resp.StatusCode)
 	}
 }
+
+func TestOpenWithExternalSigner(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey, _ := note.GenerateKey(rand.Reader, testOrigin)
+	signer, _ := note.NewSigner(skey)
+	_, otherVKey, _ := note.GenerateKey(rand.Reader, testOrigin)
+	if _, err := Open(ctx, Config{Dir: t.TempDir(), Origin: testOrigin, Signer: signer, VerifierKey: otherVKey}); err == nil {
+		t.Fatal("mismatching VerifierKey accepted")
+	}
+	if _, err := Open(ctx, Config{Dir: t.TempDir(), Origin: "daylight.test/other", Signer: signer}); err == nil {
+		t.Fatal("signer named for another origin accepted")
+	}
+	dir := t.TempDir()
+	l, err := Open(ctx, Config{Dir: dir, Origin: testOrigin, Signer: signer, VerifierKey: vkey, CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	if l.VKey() != vkey || l.Policy() == nil {
+		t.Fatalf("VKey %q, policy %v", l.VKey(), l.Policy())
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".daylight", "log.key")); err == nil {
+		t.Fatal("a key file was written although a Signer was given")
+	}
+}
