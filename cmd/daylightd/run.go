@@ -66,9 +66,9 @@ func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 }
 
 // openStore opens the configured database and the matching notifier.
-func openStore(ctx context.Context, o *options) (ds.Store, ds.Notifier, string, error) {
+func openStore(ctx context.Context, o *options, log *slog.Logger) (ds.Store, ds.Notifier, string, error) {
 	if o.postgres != "" {
-		return openPostgres(ctx, o)
+		return openPostgres(ctx, o, log)
 	}
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return nil, nil, "", fmt.Errorf("data directory: %w", err)
@@ -82,7 +82,7 @@ func openStore(ctx context.Context, o *options) (ds.Store, ds.Notifier, string, 
 }
 
 func check(ctx context.Context, o *options, stdout io.Writer) error {
-	st, notifier, where, err := openStore(ctx, o)
+	st, notifier, where, err := openStore(ctx, o, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--insecure-http is refused on the non-loopback address %s (hint: use TLS, or listen on 127.0.0.1)", ln.Addr())
 	}
 
-	st, notifier, where, err := openStore(ctx, o)
+	st, notifier, where, err := openStore(ctx, o, log)
 	if err != nil {
 		return err
 	}
