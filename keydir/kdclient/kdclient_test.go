@@ -314,3 +314,50 @@ func mustLookup(t *testing.T, e *env, name string) *keydir.LookupResponse {
 	}
 	return r
 }
+
+// TestAttackTransientGhostDevice (T13): the provider swaps alice's account
+// for one epoch only (so that a new contact, carol, who has no pin, encrypts
+// to the provider's device) and restores it in the next epoch, hoping alice
+// never looks at the right moment. Alice's client checks her leaf in every
+// epoch, so the swapped epoch shows on her next sync.
+func TestAttackTransientGhostDevice(t *testing.T) {
+	e := newEnv(t)
+	alice, carol := e.register("alice"), e.register("carol")
+	e.publish()
+	e.sync(alice)
+
+	ctx := context.Background()
+	label := e.dir.Label("alice")
+	genuine, _ := e.store.Versions(ctx, label)
+	ghost := newDevice(t, 66)
+	fake, _ := account.NewRegistration("alice", ghost.d, ghost.priv, uint64(e.now.Unix()))
+	enc, _ := fake.Marshal()
+	fh, _ := fake.Hash()
+	evil := &forkStore{Store: e.store, label: label, fork: []keydir.StoredVersion{{Record: enc, Opening: [32]byte{9}}}}
+	evil.pending = []keydirPendingEntry{{Label: label, Value: keydir.Commitment([32]byte{9}, fh)}}
+	e.dir = e.newDirectoryFrom(evil)
+	e.service = e.dir
+	e.publish()
+	ct, err := e.lookup(carol.client, "alice")
+	if err != nil || ct.Change != kdclient.FirstSeen || ct.State.Devices[0].ID != ghost.d.ID {
+		t.Fatalf("carol's view during the swap: %v", err)
+	}
+	// Restore the genuine chain in the next epoch.
+	r0, _ := account.ParseRecord(genuine[0].Record)
+	gh, _ := r0.Hash()
+	evil.mu.Lock()
+	evil.fork = genuine
+	evil.pending = []keydirPendingEntry{{Label: label, Value: keydir.Commitment(genuine[0].Opening, gh)}}
+	evil.mu.Unlock()
+	e.publish()
+
+	alerts := e.sync(alice)
+	if !hasAlert(alerts, kdclient.AlertUnexplainedCommitment) {
+		t.Fatalf("alice's client missed the one-epoch swap: %v", alerts)
+	}
+	for _, a := range alerts {
+		if a.Kind == kdclient.AlertUnexplainedCommitment && a.Epoch != 2 {
+			t.Fatalf("alert names epoch %d, want 2", a.Epoch)
+		}
+	}
+}

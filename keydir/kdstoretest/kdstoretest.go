@@ -17,7 +17,9 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) keydir.Store) {
 	ctx := context.Background()
 	l1, l2 := [32]byte{1}, [32]byte{2}
-	v := func(b byte) keydir.StoredVersion { return keydir.StoredVersion{Record: []byte{b, b}, Opening: [32]byte{b}} }
+	v := func(b byte) keydir.StoredVersion {
+		return keydir.StoredVersion{Record: []byte{b, b}, Opening: [32]byte{b}}
+	}
 
 	t.Run("AppendVersion", func(t *testing.T) {
 		s := newStore(t)
