@@ -6,7 +6,6 @@
 package witness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -63,6 +62,7 @@ type Witness struct {
 	store  Store
 	logger *slog.Logger
 	logs   map[string]*logState
+	byHash map[string]string // hex SHA-256 of origin -> origin (monitoring endpoint)
 }
 
 type logState struct {
@@ -80,7 +80,7 @@ func New(cfg Config) (*Witness, error) {
 	if cfg.Signer == nil || cfg.Store == nil {
 		return nil, errors.New("witness: Config.Signer and Config.Store are required")
 	}
-	w := &Witness{signer: cfg.Signer, store: cfg.Store, logger: cfg.Logger, logs: map[string]*logState{}}
+	w := &Witness{signer: cfg.Signer, store: cfg.Store, logger: cfg.Logger, logs: map[string]*logState{}, byHash: map[string]string{}}
 	if w.logger == nil {
 		w.logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,6 +92,7 @@ func New(cfg Config) (*Witness, error) {
 			return nil, fmt.Errorf("witness: log %q configured twice", l.Origin)
 		}
 		w.logs[l.Origin] = &logState{verifier: l.Verifier}
+		w.byHash[originHash(l.Origin)] = l.Origin
 	}
 	return w, nil
 }
@@ -309,7 +310,7 @@ func (w *Witness) Latest(origin string) ([]byte, error) {
 func (w *Witness) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /add-checkpoint", func(rw http.ResponseWriter, r *http.Request) {
-		body, err := readAll(r, maxBody)
+		body, err := readAll(rw, r, maxBody)
 		if err != nil {
 			http.Error(rw, "request too large or unreadable", http.StatusBadRequest)
 			return
@@ -338,29 +339,28 @@ func (w *Witness) Handler() http.Handler {
 		rw.Write(sigs)
 	})
 	mux.HandleFunc("GET /{hash}/checkpoint", func(rw http.ResponseWriter, r *http.Request) {
-		for origin := range w.logs {
-			if originHash(origin) == r.PathValue("hash") {
-				raw, err := w.Latest(origin)
-				if err != nil {
-					http.Error(rw, "internal error", http.StatusInternalServerError)
-					return
-				}
-				if raw == nil {
-					break
-				}
-				rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				rw.Write(raw)
-				return
-			}
+		origin, ok := w.byHash[r.PathValue("hash")]
+		if !ok {
+			http.NotFound(rw, r)
+			return
 		}
-		http.NotFound(rw, r)
+		raw, err := w.Latest(origin)
+		if err != nil {
+			http.Error(rw, "internal error", http.StatusInternalServerError)
+			return
+		}
+		if raw == nil {
+			http.NotFound(rw, r)
+			return
+		}
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rw.Write(raw)
 	})
 	return mux
 }
 
-func readAll(r *http.Request, limit int64) ([]byte, error) {
-	br := bufio.NewReader(http.MaxBytesReader(nil, r.Body, limit))
+func readAll(rw http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
-	_, err := buf.ReadFrom(br)
+	_, err := buf.ReadFrom(http.MaxBytesReader(rw, r.Body, limit))
 	return buf.Bytes(), err
 }
