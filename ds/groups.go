@@ -240,10 +240,12 @@ func (s *Service) Fetch(ctx context.Context, p Principal, after uint64, limit in
 }
 
 // Ack records that the principal's device processed its queue up to upTo
-// (Page.Cursor or a Delivery.Cursor). Messages every recipient acked are
-// deleted by the next GC.
+// (Page.Cursor or a Delivery.Cursor) and returns once that is durable. Acks
+// go through the writer goroutine, so many devices' acks share one
+// transaction. Messages every recipient acked are deleted by the next GC.
 func (s *Service) Ack(ctx context.Context, p Principal, upTo uint64) error {
-	return s.store.Ack(ctx, p.Device, upTo)
+	_, err := s.submitReq(ctx, &appendReq{ack: &DeviceAck{Device: p.Device, UpTo: upTo}})
+	return err
 }
 
 // Subscribe returns a channel woken when the principal's device has new

@@ -53,8 +53,10 @@ type Service struct {
 	closed  bool
 }
 
+// appendReq is one request to the writer: a message to accept or an ack.
 type appendReq struct {
 	a    Append
+	ack  *DeviceAck
 	done chan AppendResult
 }
 
@@ -133,7 +135,11 @@ func (s *Service) Close() error {
 
 // submit hands an Append to the writer and waits for its durable outcome.
 func (s *Service) submit(ctx context.Context, a Append) (AppendResult, error) {
-	r := &appendReq{a: a, done: make(chan AppendResult, 1)}
+	return s.submitReq(ctx, &appendReq{a: a})
+}
+
+func (s *Service) submitReq(ctx context.Context, r *appendReq) (AppendResult, error) {
+	r.done = make(chan AppendResult, 1)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -198,8 +204,29 @@ func (s *Service) writer() {
 }
 
 func (s *Service) commit(batch []*appendReq, items []Append) {
+	var acks []DeviceAck
+	var ackReqs, msgReqs []*appendReq
 	for _, r := range batch {
-		items = append(items, r.a)
+		if r.ack != nil {
+			acks = append(acks, *r.ack)
+			ackReqs = append(ackReqs, r)
+		} else {
+			items = append(items, r.a)
+			msgReqs = append(msgReqs, r)
+		}
+	}
+	if len(acks) > 0 {
+		err := s.store.Ack(context.Background(), acks)
+		if err != nil {
+			s.log.Error("ds: ack batch failed", "acks", len(acks), "err", err)
+			err = fmt.Errorf("ds: storing ack: %w", err)
+		}
+		for _, r := range ackReqs {
+			r.done <- AppendResult{Err: err}
+		}
+	}
+	if len(items) == 0 {
+		return
 	}
 	res, err := s.store.AppendBatch(context.Background(), items)
 	if err == nil && len(res) != len(items) {
@@ -207,14 +234,14 @@ func (s *Service) commit(batch []*appendReq, items []Append) {
 	}
 	if err != nil {
 		s.log.Error("ds: append batch failed", "messages", len(items), "err", err)
-		for _, r := range batch {
+		for _, r := range msgReqs {
 			r.done <- AppendResult{Err: fmt.Errorf("ds: storing message: %w", err)}
 		}
 		return
 	}
 	var wake []DeviceID
 	seen := make(map[DeviceID]struct{})
-	for i, r := range batch {
+	for i, r := range msgReqs {
 		r.done <- res[i]
 		if res[i].Err != nil {
 			continue

@@ -84,6 +84,12 @@ type Append struct {
 	Welcome       []byte     // queued as a direct message to each device in Add
 }
 
+// DeviceAck is one device's acknowledgement of its queue up to a cursor.
+type DeviceAck struct {
+	Device DeviceID
+	UpTo   uint64
+}
+
 // AppendResult is the outcome of one Append.
 type AppendResult struct {
 	Receipt    Receipt
@@ -111,10 +117,11 @@ type GroupStore interface {
 	// ack once it has processed the page: the last entry's cursor if the page
 	// is full, else the service-wide last id of that snapshot.
 	Fetch(ctx context.Context, device DeviceID, after uint64, limit int) (Page, error)
-	// Ack records that the device has processed its queue up to upTo
-	// (cumulative; lower values than already acked are ignored, higher values
-	// than the last id are clamped). Direct messages up to upTo are deleted.
-	Ack(ctx context.Context, device DeviceID, upTo uint64) error
+	// Ack records, in one transaction, that each device has processed its
+	// queue up to UpTo (cumulative; lower values than already acked are
+	// ignored, higher values than the last id are clamped). Direct messages up
+	// to UpTo are deleted.
+	Ack(ctx context.Context, acks []DeviceAck) error
 	// GC deletes messages every recipient device has acked, messages
 	// received before retainAfter, expired challenges, tokens and KeyPackages,
 	// and blobs created before retainAfter (incomplete ones before

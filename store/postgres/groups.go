@@ -336,17 +336,26 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 }
 
 // Ack implements ds.GroupStore.
-func (s *Store) Ack(ctx context.Context, device ds.DeviceID, upTo uint64) error {
-	up := int64(min(upTo, 1<<62))
+func (s *Store) Ack(ctx context.Context, acks []ds.DeviceAck) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE devices SET acked = GREATEST(acked, LEAST($1, (SELECT v FROM meta WHERE k = 'last_id'))) WHERE id = $2`, up, int64(device)); err != nil {
-			return fmt.Errorf("store/postgres: ack: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM directs WHERE device = $1 AND id <= $2`, int64(device), up); err != nil {
-			return fmt.Errorf("store/postgres: ack: %w", err)
+		for _, a := range acks {
+			if err := ackOne(ctx, tx, a.Device, a.UpTo); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+func ackOne(ctx context.Context, tx pgx.Tx, device ds.DeviceID, upTo uint64) error {
+	up := int64(min(upTo, 1<<62))
+	if _, err := tx.Exec(ctx, `UPDATE devices SET acked = GREATEST(acked, LEAST($1, (SELECT v FROM meta WHERE k = 'last_id'))) WHERE id = $2`, up, int64(device)); err != nil {
+		return fmt.Errorf("store/postgres: ack: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM directs WHERE device = $1 AND id <= $2`, int64(device), up); err != nil {
+		return fmt.Errorf("store/postgres: ack: %w", err)
+	}
+	return nil
 }
 
 // GC implements ds.GroupStore (see store/sqlite for the rule: only prefixes

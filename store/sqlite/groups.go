@@ -253,13 +253,16 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 }
 
 // Ack implements ds.GroupStore.
-func (s *Store) Ack(ctx context.Context, device ds.DeviceID, upTo uint64) error {
+func (s *Store) Ack(ctx context.Context, acks []ds.DeviceAck) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE devices SET acked = MAX(acked, MIN(?, (SELECT v FROM meta WHERE k = 'last_id'))) WHERE id = ?`, upTo, int64(device)); err != nil {
-			return fmt.Errorf("store/sqlite: ack: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM directs WHERE device = ? AND id <= ?`, int64(device), upTo); err != nil {
-			return fmt.Errorf("store/sqlite: ack: %w", err)
+		for _, a := range acks {
+			device, upTo := a.Device, a.UpTo
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET acked = MAX(acked, MIN(?, (SELECT v FROM meta WHERE k = 'last_id'))) WHERE id = ?`, upTo, int64(device)); err != nil {
+				return fmt.Errorf("store/sqlite: ack: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM directs WHERE device = ? AND id <= ?`, int64(device), upTo); err != nil {
+				return fmt.Errorf("store/sqlite: ack: %w", err)
+			}
 		}
 		return nil
 	})
