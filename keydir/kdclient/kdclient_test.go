@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/daylight-im/daylight/keydir"
 	"github.com/daylight-im/daylight/keydir/account"
@@ -359,5 +360,37 @@ func TestAttackTransientGhostDevice(t *testing.T) {
 		if a.Kind == kdclient.AlertUnexplainedCommitment && a.Epoch != 2 {
 			t.Fatalf("alert names epoch %d, want 2", a.Epoch)
 		}
+	}
+}
+
+// TestAttackStaleLookupReplay: after alice revokes a stolen laptop, the
+// provider replays bob an old (genuinely signed and logged) lookup in which
+// the laptop is still active. A client with a freshness limit refuses it.
+func TestAttackStaleLookupReplay(t *testing.T) {
+	e := newEnv(t)
+	alice := e.register("alice")
+	laptop := e.addDevice(alice, 2)
+	e.publish()
+	old, err := e.http.Lookup(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := alice.state.NewRevoke(laptop.d.ID, alice.devs[0].d.ID, alice.devs[0].priv, uint64(e.now.Unix()))
+	enc, _ := r.Marshal()
+	if err := e.http.ApplyChange(context.Background(), enc); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		e.publish() // hourly epochs
+	}
+	cfg := e.cfg
+	cfg.MaxAge = 2 * time.Hour
+	cfg.Now = func() time.Time { return e.now }
+	if _, err := kdclient.NewClient(cfg).Lookup(old); !errors.Is(err, kdclient.ErrStale) {
+		t.Fatalf("replayed old lookup accepted: %v", err)
+	}
+	ct, err := kdclient.NewClient(cfg).Lookup(mustLookup(t, e, "alice"))
+	if err != nil || len(ct.State.Devices) != 1 {
+		t.Fatalf("fresh lookup: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/daylight-im/daylight/keydir"
 	"github.com/daylight-im/daylight/keydir/account"
@@ -20,6 +21,28 @@ type Config struct {
 	// DecodeEntry decodes the access log's KeyDirectory entry; default
 	// keydir.ParseHeadEntry. It must fail for other entry types.
 	DecodeEntry func(entry []byte) (keydir.EpochHead, error)
+	// MaxAge, if set, refuses lookups anchored at an epoch head older than
+	// this (by Now, default time.Now): a replayed old answer would otherwise
+	// resurrect a revoked device. Set it to a few epoch intervals.
+	MaxAge time.Duration
+	Now    func() time.Time
+}
+
+// ErrStale: the lookup is anchored at an epoch older than Config.MaxAge.
+var ErrStale = errors.New("kdclient: directory answer is older than the freshness limit")
+
+func (c *Config) checkFresh(h keydir.EpochHead) error {
+	if c.MaxAge <= 0 {
+		return nil
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	if age := now().Sub(time.Unix(int64(h.Time), 0)); age > c.MaxAge {
+		return fmt.Errorf("%w: epoch %d is %v old", ErrStale, h.Epoch, age.Round(time.Second))
+	}
+	return nil
 }
 
 func (c *Config) decode(entry []byte) (keydir.EpochHead, error) {
@@ -79,6 +102,9 @@ func (c *Config) VerifyLookup(r *keydir.LookupResponse) (*Lookup, error) {
 	}
 	h, err := c.verifyHead(cp, &r.HeadProof)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkFresh(h); err != nil {
 		return nil, err
 	}
 	label, err := keydir.VerifyLabel(c.VRFKey, r.Username, r.VRFProof)
