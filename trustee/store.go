@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/cloudflare/circl/kem/xwing"
+
+	"github.com/daylight-im/daylight/accesslog"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -183,3 +185,22 @@ func (t *Trustee) expired(p uint32, now uint64) bool {
 }
 
 var _ Store = (*MemStore)(nil)
+
+// KeyEntry returns the signed TrusteeKey access-log entry that publishes
+// this trustee's public key for a period and the date by which the private
+// key will be destroyed (end of the period plus the policy's lookback).
+func (t *Trustee) KeyEntry(period uint32, pub []byte, now uint64) (*accesslog.TrusteeKey, error) {
+	pol := t.cfg.Policy
+	start := pol.PeriodStart(period)
+	e := &accesslog.TrusteeKey{
+		Trustee: t.cfg.ID, Period: uint64(period), PublicKey: pub,
+		NotBefore: start, NotAfter: start + pol.Periods.Length,
+		DestroyBy: start + pol.Periods.Length + pol.Budgets.Lookback, Time: now,
+	}
+	msg, err := e.SignedMessage()
+	if err != nil {
+		return nil, err
+	}
+	e.Signature = ed25519.Sign(t.cfg.SigningKey, msg)
+	return e, nil
+}
