@@ -46,6 +46,12 @@ type Config struct {
 	Logger *slog.Logger     // default discards
 	// MaxHistoryEpochs caps the epochs of one History answer (default 1024).
 	MaxHistoryEpochs int
+	// RetainEpochs, if positive (at least 2), keeps the trees of only the
+	// latest RetainEpochs epochs in memory; History from before them fails
+	// with ErrHistoryPruned. Zero keeps every epoch (memory grows by about
+	// depth × 120 bytes per change). Clients must sync at least once per
+	// retention window.
+	RetainEpochs int
 }
 
 // Errors callers branch on (the server maps them to statuses).
@@ -53,6 +59,7 @@ var (
 	ErrExists        = errors.New("keydir: account already registered")
 	ErrInvalidRecord = errors.New("keydir: invalid account record")
 	ErrNotPublished  = errors.New("keydir: no epoch is covered by a witnessed checkpoint yet")
+	ErrHistoryPruned = errors.New("keydir: history requested from before the retained epochs")
 )
 
 // Directory is the key directory service. Its methods are safe for
@@ -88,6 +95,9 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 	if cfg.MaxHistoryEpochs <= 0 {
 		cfg.MaxHistoryEpochs = 1024
 	}
+	if cfg.RetainEpochs == 1 {
+		cfg.RetainEpochs = 2
+	}
 	d := &Directory{cfg: cfg, vrf: k, trees: []*prefix.Tree{{}}}
 	eps, err := cfg.Store.Epochs(ctx, 1)
 	if err != nil {
@@ -104,6 +114,7 @@ func New(ctx context.Context, cfg Config) (*Directory, error) {
 		d.trees = append(d.trees, t)
 		d.epochs = append(d.epochs, e)
 	}
+	d.prune()
 	for i := range d.epochs {
 		if !d.epochs[i].Logged {
 			if err := d.logEpoch(ctx, i); err != nil {
@@ -228,12 +239,23 @@ func (d *Directory) Publish(ctx context.Context) (EpochHead, error) {
 	d.mu.Lock()
 	d.trees = append(d.trees, t)
 	d.epochs = append(d.epochs, e)
+	d.prune()
 	d.mu.Unlock()
 	if err := d.logEpoch(ctx, int(epoch-1)); err != nil {
 		return EpochHead{}, err
 	}
 	d.cfg.Logger.Info("keydir: published epoch", "epoch", epoch, "changes", len(pending), "accounts", t.Len())
 	return h, nil
+}
+
+// prune drops the trees of epochs before the retention window (d.mu held).
+func (d *Directory) prune() {
+	if d.cfg.RetainEpochs <= 0 {
+		return
+	}
+	for e := len(d.trees) - 1 - d.cfg.RetainEpochs; e >= 0 && d.trees[e] != nil; e-- {
+		d.trees[e] = nil
+	}
 }
 
 func (d *Directory) logEpoch(ctx context.Context, i int) error {
@@ -297,6 +319,9 @@ func (d *Directory) Lookup(ctx context.Context, username string) (*LookupRespons
 	d.mu.RLock()
 	t := d.trees[epoch]
 	d.mu.RUnlock()
+	if t == nil {
+		return nil, fmt.Errorf("%w: the witnessed epoch %d lags behind the retention window", ErrHistoryPruned, epoch)
+	}
 	resp := &LookupResponse{Username: username, VRFProof: vp, Checkpoint: cp, HeadProof: hp, TreeProof: t.Prove(label)}
 	value, ok := t.Get(label)
 	if !ok {
@@ -354,16 +379,28 @@ func (d *Directory) History(ctx context.Context, username string, since uint64) 
 		resp.Openings = append(resp.Openings, v.Opening)
 	}
 	end := min(latest, since+uint64(d.cfg.MaxHistoryEpochs))
+	d.mu.RLock()
+	pruned := since+1 <= end && d.trees[since+1] == nil
+	d.mu.RUnlock()
+	if pruned {
+		return nil, fmt.Errorf("%w: epoch %d", ErrHistoryPruned, since+1)
+	}
 	for e := since + 1; e <= end; e++ {
 		hp, err := d.headProof(ctx, e, cp)
 		if err != nil {
 			return nil, err
 		}
 		d.mu.RLock()
-		t, prev := d.trees[e], d.trees[e-1]
+		t, prevRoot := d.trees[e], prefix.EmptyRoot()
+		if e >= 2 {
+			prevRoot = d.epochs[e-2].Head.Root
+		}
 		d.mu.RUnlock()
+		if t == nil {
+			return nil, fmt.Errorf("%w: epoch %d", ErrHistoryPruned, e)
+		}
 		he := HistoryEpoch{HeadProof: hp}
-		if e == since+1 || t.Root() != prev.Root() {
+		if e == since+1 || t.Root() != prevRoot {
 			he.TreeProof = t.Prove(label)
 		}
 		resp.Epochs = append(resp.Epochs, he)

@@ -230,3 +230,31 @@ func TestResponsesRejectPrefixesAndTrailingBytes(t *testing.T) {
 		t.Fatal("trailing byte accepted")
 	}
 }
+
+func TestRetainEpochs(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cfg := f.cfg
+	cfg.RetainEpochs = 3
+	d, err := keydir.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _, _ := registration(t, "alice")
+	d.Register(ctx, enc)
+	for range 6 {
+		if _, err := d.Publish(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The trees of epochs 4..6 are kept.
+	if h, err := d.History(ctx, "alice", 3); err != nil || len(h.Epochs) != 3 {
+		t.Fatalf("history since 3: %v", err)
+	}
+	if _, err := d.History(ctx, "alice", 1); !errors.Is(err, keydir.ErrHistoryPruned) {
+		t.Fatalf("history since 1: %v", err)
+	}
+	if _, err := d.Lookup(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+}

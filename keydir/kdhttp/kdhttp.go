@@ -44,6 +44,8 @@ func status(err error) (int, string) {
 		return http.StatusConflict, "version conflict"
 	case errors.Is(err, keydir.ErrNotFound):
 		return http.StatusNotFound, "not found"
+	case errors.Is(err, keydir.ErrHistoryPruned):
+		return http.StatusGone, "history pruned"
 	case errors.Is(err, keydir.ErrNotPublished):
 		return http.StatusServiceUnavailable, "no witnessed epoch yet"
 	}

@@ -35,6 +35,7 @@ func TestErrorStatuses(t *testing.T) {
 		{keydir.ErrConflict, http.StatusConflict},
 		{keydir.ErrNotFound, http.StatusNotFound},
 		{keydir.ErrNotPublished, http.StatusServiceUnavailable},
+		{keydir.ErrHistoryPruned, http.StatusGone},
 		{errors.New("disk on fire at /var/secret"), http.StatusInternalServerError},
 	} {
 		srv := httptest.NewServer(Handler(failing{c.err}, nil))
