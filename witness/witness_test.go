@@ -350,3 +350,37 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestMLDSA44Cosignatures: a witness with a post-quantum key returns
+// ML-DSA-44 cosignature/v1 signatures (type 0x06) that verify with its vkey.
+func TestMLDSA44Cosignatures(t *testing.T) {
+	ctx := context.Background()
+	log := newFakeLog(t, "", "")
+	log.grow(12, "a")
+	dir := t.TempDir()
+	signer, vkey, err := LoadOrCreateKeyOfType(filepath.Join(dir, "key"), "witness.test/pq", MLDSA44, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := base64.StdEncoding.DecodeString(strings.SplitN(vkey, "+", 3)[2]); len(raw) != 1+1312 || raw[0] != 0x06 {
+		t.Fatalf("vkey is not an ML-DSA-44 cosignature key: %d bytes", len(raw))
+	}
+	// Reloading gives the same key.
+	if _, vkey2, err := LoadOrCreateKeyOfType(filepath.Join(dir, "key"), "witness.test/pq", Ed25519, nil); err != nil || vkey2 != vkey {
+		t.Fatalf("reload: %v", err)
+	}
+	lv, _ := note.NewVerifier(log.vkey)
+	w, err := New(Config{Signer: signer, Logs: []Log{{Origin: origin, Verifier: lv}}, Store: FileStore{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := w.AddCheckpoint(ctx, log.body(0, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyCosig(t, vkey, log.checkpoint(12), sigs)
+	log.grow(3, "a")
+	if _, err := w.AddCheckpoint(ctx, log.body(12, 15)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -29,29 +29,34 @@ type testWitnessServer struct {
 	w    *witness.Witness
 }
 
-// startWitnesses starts n in-process witnesses that trust logVKey.
+// startWitnesses starts n in-process Ed25519 witnesses that trust logVKey.
 func startWitnesses(t testing.TB, n int, logVKey string) []*testWitnessServer {
+	t.Helper()
+	var out []*testWitnessServer
+	for i := range n {
+		out = append(out, startWitness(t, fmt.Sprintf("witness.test/w%d", i), witness.Ed25519, logVKey))
+	}
+	return out
+}
+
+func startWitness(t testing.TB, name string, typ witness.KeyType, logVKey string) *testWitnessServer {
 	t.Helper()
 	lv, err := note.NewVerifier(logVKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*testWitnessServer
-	for i := range n {
-		dir := t.TempDir()
-		s, vkey, err := witness.LoadOrCreateKey(filepath.Join(dir, "key"), fmt.Sprintf("witness.test/w%d", i), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := witness.New(witness.Config{Signer: s, Logs: []witness.Log{{Origin: testOrigin, Verifier: lv}}, Store: witness.FileStore{Dir: dir}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(w.Handler())
-		t.Cleanup(srv.Close)
-		out = append(out, &testWitnessServer{vkey: vkey, srv: srv, w: w})
+	dir := t.TempDir()
+	s, vkey, err := witness.LoadOrCreateKeyOfType(filepath.Join(dir, "key"), name, typ, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	w, err := witness.New(witness.Config{Signer: s, Logs: []witness.Log{{Origin: testOrigin, Verifier: lv}}, Store: witness.FileStore{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	return &testWitnessServer{vkey: vkey, srv: srv, w: w}
 }
 
 // newLogKey generates the log key into dir (as Open would on first start) so
@@ -368,5 +373,34 @@ func TestOpenWithExternalSigner(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".daylight", "log.key")); err == nil {
 		t.Fatal("a key file was written although a Signer was given")
+	}
+}
+
+// TestPostQuantumWitness: the log publishes with one ML-DSA-44 and one
+// Ed25519 witness (2 of 2), and clients verify both cosignature types.
+func TestPostQuantumWitness(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	_, vkey := newLogKey(t, dir)
+	ws := []*testWitnessServer{
+		startWitness(t, "witness.test/pq", witness.MLDSA44, vkey),
+		startWitness(t, "witness.test/classic", witness.Ed25519, vkey),
+	}
+	l := openTestLog(t, dir, ws, 2)
+	idx, err := l.Append(ctx, sampleEntry(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := l.Await(ctx, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.Policy().Verify(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.Cosigners) != 2 || cp.Cosigners[0] != "witness.test/pq" {
+		t.Fatalf("cosigners %v", cp.Cosigners)
 	}
 }

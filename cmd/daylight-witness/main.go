@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with port 0)")
 	data := fs.String("data", "", "data directory: witness key and the latest cosigned checkpoint of each log (required)")
 	name := fs.String("name", "witness.daylight.local/w", "witness key name (a schema-less URL); used when the key is created")
+	keyType := fs.String("key-type", "ed25519", "cosignature key type when the key is created: ed25519 (cosignature/v1 type 0x04) or mldsa44 (post-quantum, type 0x06)")
 	verbose := fs.Bool("v", false, "log requests and refusals to stderr")
 	var logs logFlags
 	fs.Var(&logs, "log", "a log to witness, as origin=vkey (repeatable)")
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
-	signer, vkey, err := witness.LoadOrCreateKey(filepath.Join(*data, "witness.key"), *name, nil)
+	signer, vkey, err := witness.LoadOrCreateKeyOfType(filepath.Join(*data, "witness.key"), *name, witness.KeyType(*keyType), nil)
 	if err != nil {
 		return err
 	}

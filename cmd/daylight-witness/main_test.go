@@ -50,6 +50,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"--data", t.TempDir(), "--log", "no-equals-sign"},
 		{"--data", t.TempDir(), "--log", origin + "=not-a-vkey"},
 		{"--data", t.TempDir(), "extra"},
+		{"--data", t.TempDir(), "--key-type", "rsa", "--log", origin + "=" + testVKey(t)},
 	} {
 		if err := run(ctx, args, nil, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
@@ -254,4 +255,12 @@ func TestAttackWitnessSIGKILLMidCosign(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("consistent growth after restarts refused: %d", resp.StatusCode)
 	}
+}
+
+func testVKey(t *testing.T) string {
+	_, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
