@@ -49,7 +49,7 @@ type Config struct {
 	// RetainEpochs, if positive (at least 2), keeps the trees of only the
 	// latest RetainEpochs epochs in memory; History from before them fails
 	// with ErrHistoryPruned. Zero keeps every epoch (memory grows by about
-	// depth × 120 bytes per change). Clients must sync at least once per
+	// depth × 64 + 128 bytes per change). Clients must sync at least once per
 	// retention window.
 	RetainEpochs int
 }

@@ -38,7 +38,7 @@ func BenchmarkProve(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			t := benchTree(b, n)
-			l := leftmost(t.root).label
+			l := leftmost(t.root).leaf.Label
 			var p *Proof
 			b.ReportAllocs()
 			for b.Loop() {
@@ -54,7 +54,7 @@ func BenchmarkVerify(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			t := benchTree(b, n)
-			l := leftmost(t.root).label
+			l := leftmost(t.root).leaf.Label
 			v, _ := t.Get(l)
 			p := t.Prove(l)
 			root := t.Root()

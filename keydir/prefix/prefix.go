@@ -38,16 +38,18 @@ const (
 	tagNode  = 0x02
 )
 
-// node is an immutable tree node: a leaf when inner is false.
+// node is an immutable tree node: a leaf when leaf is non-nil, else an
+// inner node (64 bytes; leaf data lives apart so inner nodes, most of the
+// path-copied nodes, stay small).
 type node struct {
 	hash  [Size]byte
-	inner bool
-	depth uint8 // inner: the bit on which children differ
 	left  *node
 	right *node
-	label [Size]byte // leaf
-	value [Size]byte // leaf
+	leaf  *Entry
+	depth uint8 // inner: the bit on which children differ
 }
+
+func (n *node) inner() bool { return n.leaf == nil }
 
 // Tree is an immutable Merkle prefix tree. The zero Tree is empty.
 type Tree struct {
@@ -95,11 +97,11 @@ func firstDiff(a, b *[Size]byte) int {
 }
 
 func newLeaf(label, value [Size]byte) *node {
-	return &node{hash: LeafHash(label, value), label: label, value: value}
+	return &node{hash: LeafHash(label, value), leaf: &Entry{label, value}}
 }
 
 func newInner(depth int, left, right *node) *node {
-	return &node{hash: NodeHash(uint8(depth), left.hash, right.hash), inner: true, depth: uint8(depth), left: left, right: right}
+	return &node{hash: NodeHash(uint8(depth), left.hash, right.hash), depth: uint8(depth), left: left, right: right}
 }
 
 // Root returns the root hash of t.
@@ -124,17 +126,17 @@ func (t *Tree) Get(label [Size]byte) ([Size]byte, bool) {
 		return [Size]byte{}, false
 	}
 	n := t.root
-	for n.inner {
+	for n.inner() {
 		if bit(&label, int(n.depth)) == 0 {
 			n = n.left
 		} else {
 			n = n.right
 		}
 	}
-	if n.label != label {
+	if n.leaf.Label != label {
 		return [Size]byte{}, false
 	}
-	return n.value, true
+	return n.leaf.Value, true
 }
 
 // Entry is one label and value.
@@ -174,9 +176,9 @@ func insert(n *node, es []Entry) (*node, int) {
 		return n, 0
 	case n == nil:
 		return build(es), len(es)
-	case !n.inner:
+	case !n.inner():
 		for _, e := range es {
-			if e.Label == n.label {
+			if e.Label == n.leaf.Label {
 				if len(es) == 1 {
 					return newLeaf(e.Label, e.Value), 0
 				}
@@ -184,14 +186,14 @@ func insert(n *node, es []Entry) (*node, int) {
 			}
 		}
 		all := make([]Entry, 0, len(es)+1)
-		all = append(append(all, es...), Entry{n.label, n.value})
+		all = append(append(all, es...), *n.leaf)
 		slices.SortFunc(all, compareEntries)
 		return build(all), len(es)
 	}
 	// The labels under n share their bits before n.depth. The longest prefix
 	// common to them and to the batch is that of the smallest and the largest
 	// of all (es is sorted; ref stands for the subtree).
-	ref := leftmost(n).label
+	ref := leftmost(n).leaf.Label
 	lo, hi := es[0].Label, es[len(es)-1].Label
 	if bytes.Compare(ref[:], lo[:]) < 0 {
 		lo = ref
@@ -218,7 +220,7 @@ func insert(n *node, es []Entry) (*node, int) {
 func compareEntries(a, b Entry) int { return bytes.Compare(a.Label[:], b.Label[:]) }
 
 func leftmost(n *node) *node {
-	for n.inner {
+	for n.inner() {
 		n = n.left
 	}
 	return n

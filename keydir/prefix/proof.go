@@ -42,7 +42,7 @@ func (t *Tree) Prove(label [Size]byte) *Proof {
 		return p
 	}
 	n := t.root
-	for n.inner {
+	for n.inner() {
 		if bit(&label, int(n.depth)) == 0 {
 			p.Steps = append(p.Steps, Step{n.depth, n.right.hash})
 			n = n.left
@@ -51,11 +51,11 @@ func (t *Tree) Prove(label [Size]byte) *Proof {
 			n = n.right
 		}
 	}
-	if n.label == label {
+	if n.leaf.Label == label {
 		p.Terminal = TerminalMember
 	} else {
 		p.Terminal = TerminalOther
-		p.Other = Entry{n.label, n.value}
+		p.Other = *n.leaf
 	}
 	return p
 }
