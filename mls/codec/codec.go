@@ -14,6 +14,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxVectorLen is the largest vector length a variable-length header can
@@ -175,6 +176,7 @@ type Reader struct {
 	orig   []byte
 	err    error
 	maxVec int
+	path   []string // enclosing struct fields, joined into error messages
 }
 
 // NewReader returns a Reader over b. Vectors may be up to MaxVectorLen bytes.
@@ -198,9 +200,24 @@ func (r *Reader) Len() int { return len(r.b) }
 // Empty reports whether all input has been read (or an error occurred).
 func (r *Reader) Empty() bool { return len(r.b) == 0 || r.err != nil }
 
+// Enter pushes name onto the field path used in error messages; call Leave
+// when the nested structure is decoded. Cheap: the path is joined only when an
+// error is recorded.
+func (r *Reader) Enter(name string) { r.path = append(r.path, name) }
+
+// Leave pops the name pushed by the matching Enter.
+func (r *Reader) Leave() {
+	if len(r.path) > 0 {
+		r.path = r.path[:len(r.path)-1]
+	}
+}
+
 // Fail records err for field if no error is recorded yet.
 func (r *Reader) Fail(field string, err error) {
 	if r.err == nil {
+		if len(r.path) > 0 {
+			field = strings.Join(r.path, ".") + "." + field
+		}
 		r.err = fmt.Errorf("%s: %w", field, err)
 		r.b = nil
 	}
