@@ -295,16 +295,21 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 		if err := tx.QueryRow(ctx, `SELECT v FROM meta WHERE k = 'last_id'`).Scan(&last); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT m.id, g.group_id, m.seq, m.epoch, m.kind, m.sender, m.data, m.received
+		// Each source is an index range scan bounded by the limit (LATERAL),
+		// so a page costs at most sources × limit rows however long the backlog.
+		rows, err := tx.Query(ctx, `SELECT x.id, g.group_id, x.seq, x.epoch, x.kind, x.sender, x.data, x.received
 			FROM memberships ms
-			JOIN messages m ON m.group_pk = ms.group_pk AND m.id > ms.from_id AND m.id > $2
-				AND (ms.to_id IS NULL OR m.id <= ms.to_id)
 			JOIN groups g ON g.pk = ms.group_pk
-			WHERE ms.device = $1 AND m.sender <> $1
+			CROSS JOIN LATERAL (
+				SELECT m.id, m.seq, m.epoch, m.kind, m.sender, m.data, m.received FROM messages m
+				WHERE m.group_pk = ms.group_pk AND m.id > GREATEST(ms.from_id, $2)
+					AND (ms.to_id IS NULL OR m.id <= ms.to_id) AND m.sender <> $1
+				ORDER BY m.id LIMIT $3) x
+			WHERE ms.device = $1 AND (ms.to_id IS NULL OR ms.to_id > $2)
 			UNION ALL
-			SELECT d.id, g.group_id, 0, d.epoch, d.kind, 0, d.data, d.received
+			(SELECT d.id, g.group_id, 0, d.epoch, d.kind, 0, d.data, d.received
 			FROM directs d JOIN groups g ON g.pk = d.group_pk
-			WHERE d.device = $1 AND d.id > $2
+			WHERE d.device = $1 AND d.id > $2 ORDER BY d.id LIMIT $3)
 			ORDER BY 1 LIMIT $3`, int64(device), int64(after), limit)
 		if err != nil {
 			return fmt.Errorf("store/postgres: fetch: %w", err)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -214,7 +215,11 @@ func (s *Store) AppendBatch(ctx context.Context, batch []ds.Append) ([]ds.Append
 	return results, nil
 }
 
-// Fetch implements ds.GroupStore.
+// Fetch implements ds.GroupStore. Each source of the device's queue (one
+// range of each group log it is a member of, and its direct messages) is read
+// with an index range scan bounded by limit, in one snapshot; the sources are
+// merged by id and cut at limit. A page costs O(sources × limit) rows at most,
+// however long the backlog.
 func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, limit int) (ds.Page, error) {
 	var p ds.Page
 	err := s.read(ctx, func(tx *sql.Tx) error {
@@ -222,30 +227,86 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 		if err := tx.StmtContext(ctx, s.stmts.lastIDRead).QueryRowContext(ctx).Scan(&last); err != nil {
 			return err
 		}
-		rows, err := tx.StmtContext(ctx, s.stmts.fetch).QueryContext(ctx, int64(device), after, limit)
+		type span struct {
+			pk       int64
+			gid      []byte
+			from, to int64
+		}
+		rows, err := tx.StmtContext(ctx, s.stmts.fetchMemberships).QueryContext(ctx, int64(device))
 		if err != nil {
 			return fmt.Errorf("store/sqlite: fetch: %w", err)
 		}
-		defer rows.Close()
+		var spans []span
 		for rows.Next() {
-			var d ds.Delivery
-			var kind int
-			var sender, received int64
-			if err := rows.Scan(&d.Cursor, &d.GroupID, &d.Seq, &d.Epoch, &kind, &sender, &d.Data, &received); err != nil {
+			var sp span
+			if err := rows.Scan(&sp.pk, &sp.gid, &sp.from, &sp.to); err != nil {
+				rows.Close()
 				return err
 			}
-			d.Kind, d.Received = ds.Kind(kind), fromUS(received)
-			if d.Kind == ds.KindCommit || d.Kind == ds.KindProposal {
-				d.Sender = ds.DeviceID(sender)
-			}
-			p.Deliveries = append(p.Deliveries, d)
+			spans = append(spans, sp)
 		}
+		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		var all []ds.Delivery
+		fetchGroup := tx.StmtContext(ctx, s.stmts.fetchGroup)
+		for _, sp := range spans {
+			if sp.to >= 0 && uint64(sp.to) <= after {
+				continue
+			}
+			rows, err := fetchGroup.QueryContext(ctx, sp.pk, max(int64(after), sp.from), sp.to, int64(device), limit)
+			if err != nil {
+				return fmt.Errorf("store/sqlite: fetch: %w", err)
+			}
+			for rows.Next() {
+				d := ds.Delivery{GroupID: sp.gid}
+				var kind int
+				var sender, received int64
+				if err := rows.Scan(&d.Cursor, &d.Seq, &d.Epoch, &kind, &sender, &d.Data, &received); err != nil {
+					rows.Close()
+					return err
+				}
+				d.Kind, d.Received = ds.Kind(kind), fromUS(received)
+				if d.Kind == ds.KindCommit || d.Kind == ds.KindProposal {
+					d.Sender = ds.DeviceID(sender)
+				}
+				all = append(all, d)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		rows, err = tx.StmtContext(ctx, s.stmts.fetchDirects).QueryContext(ctx, int64(device), after, limit)
+		if err != nil {
+			return fmt.Errorf("store/sqlite: fetch: %w", err)
+		}
+		for rows.Next() {
+			var d ds.Delivery
+			var kind int
+			var received int64
+			if err := rows.Scan(&d.Cursor, &d.GroupID, &d.Epoch, &kind, &d.Data, &received); err != nil {
+				rows.Close()
+				return err
+			}
+			d.Kind, d.Received = ds.Kind(kind), fromUS(received)
+			all = append(all, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(spans) > 0 {
+			slices.SortFunc(all, func(a, b ds.Delivery) int { return cmp.Compare(a.Cursor, b.Cursor) })
+		}
+		if len(all) > limit {
+			all = all[:limit]
+		}
+		p.Deliveries = all
 		p.Cursor = max(after, last)
-		if len(p.Deliveries) == limit {
-			p.Cursor = p.Deliveries[len(p.Deliveries)-1].Cursor
+		if len(all) == limit {
+			p.Cursor = all[len(all)-1].Cursor
 		}
 		return nil
 	})

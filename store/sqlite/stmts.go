@@ -12,7 +12,7 @@ type stmts struct {
 	all []*sql.Stmt
 
 	// read pool
-	device, token, fetch, lastIDRead *sql.Stmt
+	device, token, lastIDRead, fetchMemberships, fetchGroup, fetchDirects *sql.Stmt
 
 	// write connection
 	lastID, setLastID, groupRow, members, insertMessage, updateGroup, setLastSeq,
@@ -38,17 +38,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &st.device, `SELECT ` + deviceCols + ` FROM devices WHERE id = ?`},
 		{s.r, &st.token, `SELECT device, username, expires FROM tokens WHERE hash = ? AND expires > ?`},
 		{s.r, &st.lastIDRead, `SELECT v FROM meta WHERE k = 'last_id'`},
-		{s.r, &st.fetch, `SELECT m.id, g.group_id, m.seq, m.epoch, m.kind, m.sender, m.data, m.received
-			FROM memberships ms
-			JOIN messages m ON m.group_pk = ms.group_pk AND m.id > ms.from_id AND m.id > ?2
-				AND (ms.to_id IS NULL OR m.id <= ms.to_id)
-			JOIN groups g ON g.pk = ms.group_pk
-			WHERE ms.device = ?1 AND m.sender <> ?1
-			UNION ALL
-			SELECT d.id, g.group_id, 0, d.epoch, d.kind, 0, d.data, d.received
-			FROM directs d JOIN groups g ON g.pk = d.group_pk
-			WHERE d.device = ?1 AND d.id > ?2
-			ORDER BY 1 LIMIT ?3`},
+		{s.r, &st.fetchMemberships, `SELECT ms.group_pk, g.group_id, ms.from_id, COALESCE(ms.to_id, -1)
+			FROM memberships ms JOIN groups g ON g.pk = ms.group_pk WHERE ms.device = ?`},
+		{s.r, &st.fetchGroup, `SELECT id, seq, epoch, kind, sender, data, received FROM messages
+			WHERE group_pk = ?1 AND id > ?2 AND (?3 < 0 OR id <= ?3) AND sender <> ?4 ORDER BY id LIMIT ?5`},
+		{s.r, &st.fetchDirects, `SELECT d.id, g.group_id, d.epoch, d.kind, d.data, d.received
+			FROM directs d JOIN groups g ON g.pk = d.group_pk WHERE d.device = ? AND d.id > ? ORDER BY d.id LIMIT ?`},
 		{s.w, &st.lastID, `SELECT v FROM meta WHERE k = 'last_id'`},
 		{s.w, &st.setLastID, `UPDATE meta SET v = ? WHERE k = 'last_id'`},
 		{s.w, &st.groupRow, `SELECT pk, epoch, version, last_seq FROM groups WHERE group_id = ?`},

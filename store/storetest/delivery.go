@@ -214,3 +214,55 @@ func testRevokeEndsDelivery(t *testing.T, e *env) {
 	must(t, "commit keeping a revoked leaf", err)
 	_ = bob
 }
+
+// testManyGroupsPaging: a device in several groups with interleaved traffic
+// and direct messages reads its queue in small pages, in cursor order,
+// completely, whatever the backlog.
+func testManyGroupsPaging(t *testing.T, e *env) {
+	alice, ap := e.user(t, "alice")
+	bob, bp := e.user(t, "bob")
+	var gids [][]byte
+	var epochs []uint64
+	for range 4 {
+		gid, ep := e.group(t, alice, bob)
+		gids, epochs = append(gids, gid), append(epochs, ep)
+	}
+	want := map[string]bool{}
+	for i := range 120 {
+		g := (i * 7) % len(gids)
+		msg := app(gids[g], epochs[g], i)
+		sender := ap
+		if i%5 == 0 {
+			sender = bp // bob's own messages are not in his queue
+		} else {
+			want[string(msg)] = true
+		}
+		_, err := e.svc.Send(e.ctx, sender, msg, nil)
+		must(t, "Send", err)
+	}
+	for _, page := range []int{1, 3, 50, 1000} {
+		got := e.drain(t, bp, page)
+		welcomes, apps := 0, 0
+		var last uint64
+		for _, d := range got {
+			if d.Cursor <= last {
+				t.Fatalf("page %d: cursor %d after %d", page, d.Cursor, last)
+			}
+			last = d.Cursor
+			switch d.Kind {
+			case ds.KindWelcome:
+				welcomes++
+			case ds.KindApplication:
+				if !want[string(d.Data)] {
+					t.Fatalf("page %d: unexpected message %q", page, d.Data)
+				}
+				apps++
+			}
+		}
+		if welcomes != 4 || apps != len(want) {
+			t.Fatalf("page %d: %d welcomes and %d messages, want 4 and %d", page, welcomes, apps, len(want))
+		}
+	}
+	_ = alice
+	_ = bob
+}
