@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,4 +118,84 @@ func BenchmarkAccepted(b *testing.B) {
 
 func BenchmarkDelivered(b *testing.B) {
 	storetest.BenchDelivered(b, func(t testing.TB) ds.Store { return openFresh(t) })
+}
+
+// TestTwoReplicasOneCommitPerEpoch: commits for one epoch racing through two
+// replicas (two services, two connection pools, one database): exactly one
+// is accepted per epoch, the others get ErrStaleEpoch.
+func TestTwoReplicasOneCommitPerEpoch(t *testing.T) {
+	dsn := testkit.RequirePostgres(t)
+	ctx := t.Context()
+	a := openFresh(t)
+	b, err := postgres.Open(ctx, postgres.Config{DSN: dsn, Schema: a.Schema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var svcs []*ds.Service
+	for _, st := range []ds.Store{a, b} {
+		s, err := ds.New(ds.Config{Store: st, Validator: dstest.Fake{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		svcs = append(svcs, s)
+	}
+	const n = 6
+	signers := make([]dstest.Signer, n)
+	for i := range signers {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		pub := priv.Public().(ed25519.PublicKey)
+		name := "user" + string(rune('a'+i))
+		d, err := svcs[i%2].Register(ctx, ds.RegisterRequest{Username: name, SigningKey: pub, Signature: ed25519.Sign(priv, ds.RegisterStatement(name, "", pub))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers[i] = dstest.Signer{Username: name, Device: d.ID, Key: priv}
+	}
+	p := func(s dstest.Signer) ds.Principal { return ds.Principal{Username: s.Username, Device: s.Device} }
+	gid := []byte("race")
+	if _, err := svcs[0].CreateGroup(ctx, p(signers[0]), dstest.GroupInfo(gid, signers[0])); err != nil {
+		t.Fatal(err)
+	}
+	var add []dstest.FakeMember
+	for _, s := range signers[1:] {
+		add = append(add, s.Member())
+	}
+	if _, err := svcs[0].Send(ctx, p(signers[0]), dstest.Commit(gid, 0, signers[0], add), nil); err != nil {
+		t.Fatal(err)
+	}
+	for epoch := uint64(1); epoch <= 5; epoch++ {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			msg := dstest.Commit(gid, epoch, signers[i], nil)
+			wg.Go(func() {
+				<-start
+				_, errs[i] = svcs[i%2].Send(ctx, p(signers[i]), msg, nil)
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, ds.ErrStaleEpoch):
+				t.Fatalf("epoch %d: commit %d: %v", epoch, i, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("epoch %d: %d commits accepted across two replicas, want 1", epoch, wins)
+		}
+	}
+	problems, err := a.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range problems {
+		t.Errorf("invariant: %s", pr)
+	}
 }
