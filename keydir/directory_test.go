@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/daylight-im/daylight/keydir"
@@ -256,5 +257,55 @@ func TestRetainEpochs(t *testing.T) {
 	}
 	if _, err := d.Lookup(ctx, "alice"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConcurrentUse registers, publishes and looks up from several
+// goroutines (run with -race); every account ends up in the tree.
+func TestConcurrentUse(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	d, err := keydir.New(ctx, f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 5)
+	for w := range 4 {
+		go func() {
+			for i := range 15 {
+				enc, _, _ := registration(t, fmt.Sprintf("user%d-%d", w, i))
+				if err := d.Register(ctx, enc); err != nil {
+					done <- err
+					return
+				}
+				d.Lookup(ctx, "user0-0") // may be unpublished yet
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		for range 10 {
+			if _, err := d.Publish(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 5 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for w := range 4 {
+		for i := range 15 {
+			r, err := d.Lookup(ctx, fmt.Sprintf("user%d-%d", w, i))
+			if err != nil || len(r.Records) != 1 {
+				t.Fatalf("user%d-%d: %v", w, i, err)
+			}
+		}
 	}
 }
