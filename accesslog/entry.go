@@ -16,8 +16,8 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// Magic is the first four bytes of every entry ("DLAL", Daylight Access Log).
-var magic = [4]byte{'D', 'L', 'A', 'L'}
+// magic is the first four bytes of every entry ("DLAL", Daylight Access Log).
+const magic = "DLAL"
 
 // Version is the envelope version this package writes and reads.
 const Version uint8 = 1
@@ -37,21 +37,25 @@ const (
 	TypeTrusteeKey        Type = 8
 )
 
-var typeNames = map[Type]string{
-	TypePolicy:            "Policy",
-	TypeWarrantCommitment: "WarrantCommitment",
-	TypeRelease:           "Release",
-	TypeOpening:           "Opening",
-	TypeEvidence:          "Evidence",
-	TypeKeyDirectory:      "KeyDirectory",
-	TypeRequest:           "Request",
-	TypeTrusteeKey:        "TrusteeKey",
-}
-
 // String returns the type's name as used in docs and in daylight-verify output.
 func (t Type) String() string {
-	if n, ok := typeNames[t]; ok {
-		return n
+	switch t {
+	case TypePolicy:
+		return "Policy"
+	case TypeWarrantCommitment:
+		return "WarrantCommitment"
+	case TypeRelease:
+		return "Release"
+	case TypeOpening:
+		return "Opening"
+	case TypeEvidence:
+		return "Evidence"
+	case TypeKeyDirectory:
+		return "KeyDirectory"
+	case TypeRequest:
+		return "Request"
+	case TypeTrusteeKey:
+		return "TrusteeKey"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -80,7 +84,7 @@ func Marshal(e Entry) ([]byte, error) { return marshal(e, false) }
 func marshal(e Entry, unsigned bool) ([]byte, error) {
 	typ := e.Type().String()
 	b := cryptobyte.NewBuilder(make([]byte, 0, 256))
-	b.AddBytes(magic[:])
+	b.AddBytes([]byte(magic))
 	b.AddUint8(Version)
 	b.AddUint8(uint8(e.Type()))
 	w := &writer{b: b, typ: typ, unsigned: unsigned}
@@ -136,7 +140,7 @@ func Parse(b []byte) (Entry, error) {
 	if !s.CopyBytes(m[:]) {
 		return nil, fmt.Errorf("accesslog: envelope.magic: %w", ErrTruncated)
 	}
-	if m != magic {
+	if string(m[:]) != magic {
 		return nil, fmt.Errorf("accesslog: envelope.magic %q: %w", m[:], ErrBadMagic)
 	}
 	if !s.ReadUint8(&version) {
