@@ -394,3 +394,12 @@ func (c *caseContext) checkMessage(m *Message) error {
 	}
 	return verifyWithLabel(m.Suite, m.SignerKey, "FramedContentTBS", m.ContentTBS, m.Signature)
 }
+
+// Digest is SHA-256 of the bundle's signed manifest, which fixes every file:
+// the value of the access log's Evidence entry for the bundle.
+func (b Bundle) Digest() [32]byte { return sha256.Sum256(b[ManifestFile]) }
+
+// LogEntry returns the access-log Evidence entry for the bundle.
+func (b Bundle) LogEntry(jurisdiction, ref string, time uint64) *accesslog.Evidence {
+	return &accesslog.Evidence{Kind: accesslog.EvidenceBundle, Digest: b.Digest(), Jurisdiction: jurisdiction, Time: time, Ref: ref}
+}

@@ -457,3 +457,17 @@ func BenchmarkVerify100k(b *testing.B) {
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func TestBundleLogEntry(t *testing.T) {
+	c := newCase(t, 1, 2)
+	b := c.build(t)
+	e := b.LogEntry("A", "2026-CR-0042", now)
+	enc, err := accesslog.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := accesslog.ParseAs[*accesslog.Evidence](enc)
+	if err != nil || got.Digest != sha256.Sum256(b[ManifestFile]) || got.Kind != accesslog.EvidenceBundle {
+		t.Fatalf("evidence entry %+v %v", got, err)
+	}
+}

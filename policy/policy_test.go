@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/daylight-im/daylight/accesslog"
 	"github.com/daylight-im/daylight/policy"
 	"github.com/daylight-im/daylight/policy/policytest"
 )
@@ -232,4 +233,32 @@ func FuzzParseSigned(f *testing.F) {
 			t.Fatalf("re-marshal differs: %v", err)
 		}
 	})
+}
+
+func TestLogEntry(t *testing.T) {
+	f := policytest.New(t, 2, 3, []uint32{0}, nil)
+	e, err := policy.LogEntry(f.Signed, 123)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := accesslog.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := accesslog.ParseAs[*accesslog.Policy](b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := policy.ParseSigned(got.SignedPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := policy.Verify(s)
+	if err != nil || v.ID != got.PolicyID || policy.ID(got.PolicyID) != f.Verified.ID {
+		t.Fatalf("logged policy: %v", err)
+	}
+	bad := &policy.Signed{Body: f.Signed.Body, Signatures: f.Signed.Signatures[1:]}
+	if _, err := policy.LogEntry(bad, 1); err == nil {
+		t.Fatal("unsigned policy logged")
+	}
 }

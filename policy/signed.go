@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/daylight-im/daylight/accesslog"
 )
 
 // ProviderSigner is the signer name of the provider's signature.
@@ -122,4 +124,18 @@ func Verify(s *Signed) (*Verified, error) {
 		}
 	}
 	return &Verified{Policy: p, ID: id, Body: bytes.Clone(s.Body)}, nil
+}
+
+// LogEntry returns the access-log entry that publishes the signed policy
+// (A10). Its PolicyID is the policy id (the hash of the body; the
+// signatures do not change what the policy says).
+func LogEntry(s *Signed, time uint64) (*accesslog.Policy, error) {
+	if _, err := Verify(s); err != nil {
+		return nil, err
+	}
+	enc, err := s.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &accesslog.Policy{PolicyID: IDOf(s.Body), SignedPolicy: enc, Time: time}, nil
 }

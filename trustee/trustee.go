@@ -404,3 +404,21 @@ func ReleaseVerify(pol *policy.Verified, r *accesslog.Release) error {
 	}
 	return nil
 }
+
+// Opening returns the access-log Opening entry for one target of a warrant
+// at its embargo end (A7): the opening body sealed to the target account's
+// X-Wing key. Any single trustee can append it; the provider cannot stop it.
+func (t *Trustee) Opening(w *warrant.Verified, salt [32]byte, target string, targetKey []byte, records uint32, now uint64) (*accesslog.Opening, error) {
+	if now < w.EmbargoEnd {
+		return nil, fmt.Errorf("%w: embargo runs until %d", ErrBadRequest, w.EmbargoEnd)
+	}
+	o, err := w.OpeningFor(target, salt, records, now)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := warrant.SealOpening(targetKey, o)
+	if err != nil {
+		return nil, err
+	}
+	return &accesslog.Opening{WarrantCommitment: o.WarrantCommitment, Trustee: t.cfg.ID, Time: now, Sealed: sealed}, nil
+}

@@ -480,3 +480,47 @@ func FuzzParseCommitStatement(f *testing.F) {
 		}
 	})
 }
+
+// TestOpeningAtEmbargoEnd: a single trustee makes the opening entry once the
+// embargo ends (not before); the target finds it by trial decryption of the
+// entry parsed from the log.
+func TestOpeningAtEmbargoEnd(t *testing.T) {
+	w := newWorld(t, nil)
+	s, salt, _ := w.warrant(nil)
+	v, err := warrant.Verify(s, w.pol, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, pk, _ := xwing.GenerateKeyPairPacked(rand.Reader)
+	if _, err := w.trustees[2].Opening(v, salt, "alice", pk, 2, now); !errors.Is(err, trustee.ErrBadRequest) {
+		t.Fatalf("opening before the embargo end: %v", err)
+	}
+	e, err := w.trustees[2].Opening(v, salt, "alice", pk, 2, v.EmbargoEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := accesslog.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.log.Append(b)
+	var found int
+	for _, raw := range w.log.Entries() {
+		if op, ok := mustParse(t, raw).(*accesslog.Opening); ok {
+			o, err := warrant.TryOpen(sk, "alice", op.Sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.WarrantCommitment != warrant.Commitment(s, salt) || o.Records != 2 || o.Court != "court-a" {
+				t.Fatalf("opening %+v", o)
+			}
+			found++
+		}
+	}
+	if found != 1 {
+		t.Fatalf("found %d openings", found)
+	}
+	if got := v.LogEntry(salt, now); got.Commitment != warrant.Commitment(s, salt) || got.NumTargets != 1 {
+		t.Fatalf("warrant log entry %+v", got)
+	}
+}

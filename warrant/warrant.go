@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/daylight-im/daylight/accesslog"
 	"github.com/daylight-im/daylight/policy"
 )
 
@@ -319,4 +320,10 @@ func (w *Warrant) HasTarget(account string) bool {
 		}
 	}
 	return false
+}
+
+// LogEntry returns the WarrantCommitment access-log entry of v.
+func (v *Verified) LogEntry(salt [32]byte, filed uint64) *accesslog.WarrantCommitment {
+	m := v.PublicMetadata(salt, filed)
+	return (*accesslog.WarrantCommitment)(&m)
 }
