@@ -249,10 +249,36 @@ func (e *EpochSecret) Derive() *EpochSecrets {
 // Destroy zeroes every secret in es (the epoch authenticator is not secret
 // and is kept).
 func (es *EpochSecrets) Destroy() {
-	for _, x := range []*secret{&es.SenderData.secret, &es.Encryption.secret, &es.Exporter.secret,
-		&es.External.secret, &es.Confirmation.secret, &es.Membership.secret, &es.Resumption.secret, &es.Init.secret} {
-		x.Destroy()
+	for _, x := range []interface{ Destroy() }{es.SenderData, es.Encryption, es.Exporter,
+		es.External, es.Confirmation, es.Membership, es.Resumption, es.Init} {
+		if x != nil && !isNilSecret(x) {
+			x.Destroy()
+		}
 	}
+}
+
+// isNilSecret reports whether x holds a nil pointer of one of the secret
+// types (a partially restored EpochSecrets).
+func isNilSecret(x interface{ Destroy() }) bool {
+	switch v := x.(type) {
+	case *SenderDataSecret:
+		return v == nil
+	case *EncryptionSecret:
+		return v == nil
+	case *ExporterSecret:
+		return v == nil
+	case *ExternalSecret:
+		return v == nil
+	case *ConfirmationKey:
+		return v == nil
+	case *MembershipKey:
+		return v == nil
+	case *ResumptionPSK:
+		return v == nil
+	case *InitSecret:
+		return v == nil
+	}
+	return false
 }
 
 // SenderDataSecret is sender_data_secret, from which the sender data key and

@@ -343,3 +343,22 @@ func BenchmarkEpochDerivation(b *testing.B) {
 		e.Derive()
 	}
 }
+
+// TestEpochSecretsDestroy zeroes every secret and tolerates missing ones.
+func TestEpochSecretsDestroy(t *testing.T) {
+	s := mustSuite(t, 1)
+	j, _ := NewJoinerSecret(s, bytes.Repeat([]byte{1}, 32))
+	e, _ := j.EpochSecret(nil, nil)
+	es := e.Derive()
+	keep := bytes.Clone(es.EpochAuthenticator)
+	es.Destroy()
+	for _, b := range [][]byte{es.SenderData.b, es.Encryption.b, es.Exporter.b, es.External.b, es.Confirmation.b, es.Membership.b, es.Resumption.b, es.Init.b} {
+		if !isZero(b) {
+			t.Error("secret not zeroed")
+		}
+	}
+	if !bytes.Equal(keep, es.EpochAuthenticator) {
+		t.Error("epoch authenticator changed")
+	}
+	(&EpochSecrets{Init: es.Init}).Destroy() // must not panic on nil fields
+}
