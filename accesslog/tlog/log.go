@@ -356,3 +356,21 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	defer d.Close()
 	return d.Sync()
 }
+
+// ParseWitness parses a witness given as "URL=vkey" (the form daylightd's
+// flags and config use), e.g.
+// "http://127.0.0.1:8701=witness.example/w1+1a2b3c4d+BF...".
+func ParseWitness(s string) (Witness, error) {
+	u, vkey, ok := strings.Cut(s, "=")
+	if !ok || u == "" || vkey == "" {
+		return Witness{}, fmt.Errorf("tlog: witness %q: want URL=vkey", s)
+	}
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return Witness{}, fmt.Errorf("tlog: witness %q: %q is not an http(s) URL", s, u)
+	}
+	if _, err := tessera.NewWitness(vkey, pu); err != nil {
+		return Witness{}, fmt.Errorf("tlog: witness %q: verifier key: %w", s, err)
+	}
+	return Witness{URL: u, VKey: vkey}, nil
+}

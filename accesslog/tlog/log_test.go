@@ -404,3 +404,16 @@ func TestPostQuantumWitness(t *testing.T) {
 		t.Fatalf("cosigners %v", cp.Cosigners)
 	}
 }
+
+func TestParseWitness(t *testing.T) {
+	_, vkey, _ := note.GenerateKey(rand.Reader, "witness.test/w1")
+	w, err := ParseWitness("http://127.0.0.1:8701=" + vkey)
+	if err != nil || w.URL != "http://127.0.0.1:8701" || w.VKey != vkey {
+		t.Fatalf("%+v %v", w, err)
+	}
+	for _, bad := range []string{"", "http://127.0.0.1:8701", "=" + vkey, "ftp://x=" + vkey, "http://127.0.0.1:8701=nope"} {
+		if _, err := ParseWitness(bad); err == nil {
+			t.Errorf("ParseWitness(%q) accepted", bad)
+		}
+	}
+}
