@@ -137,7 +137,7 @@ var errSuiteMismatch = errors.New("mls/keyschedule: secrets of different cipher 
 // commit_secret), "joiner", GroupContext[n], Nh) (RFC 9420, Section 8).
 // groupContext is the serialized GroupContext of the new epoch.
 func (i *InitSecret) JoinerSecret(commit *CommitSecret, groupContext []byte) (*JoinerSecret, error) {
-	if i.s != commit.s {
+	if i.s.ID() != commit.s.ID() {
 		return nil, errSuiteMismatch
 	}
 	prk := i.s.Extract(i.b, commit.b)
@@ -151,7 +151,7 @@ func (j *JoinerSecret) memberSecret(psk *PSKSecret) ([]byte, error) {
 	if psk == nil {
 		psk = ZeroPSKSecret(j.s)
 	}
-	if psk.s != j.s {
+	if psk.s.ID() != j.s.ID() {
 		return nil, errSuiteMismatch
 	}
 	return j.s.Extract(j.b, psk.b), nil

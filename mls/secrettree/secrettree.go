@@ -107,7 +107,7 @@ func New(s *suite.Suite, enc *keyschedule.EncryptionSecret, leafCount uint32, cf
 	if leafCount == 0 || leafCount > 1<<31 {
 		return nil, fmt.Errorf("mls/secrettree: leaf count %d out of range", leafCount)
 	}
-	if enc.Suite() != s {
+	if enc.Suite().ID() != s.ID() {
 		return nil, errors.New("mls/secrettree: encryption_secret belongs to another cipher suite")
 	}
 	n := uint32(1) << bits.Len32(leafCount-1)
