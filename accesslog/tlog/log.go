@@ -254,8 +254,10 @@ func (l *Log) VKey() string { return l.vkey }
 // no VerifierKey.
 func (l *Log) Policy() *accesslog.CheckpointPolicy { return l.policy }
 
-// Close flushes pending appends and publications (bounded by ctx) and stops
-// the log's loops.
+// Close waits (bounded by ctx) until a published checkpoint covers every
+// appended entry, then stops the log's loops. If the witness quorum is
+// unreachable it returns at ctx's deadline; acknowledged entries are durable
+// regardless and are published after the next Open.
 func (l *Log) Close(ctx context.Context) error {
 	err := l.shutdown(ctx)
 	l.cancel()
