@@ -16,6 +16,7 @@ type options struct {
 	addr         string
 	data         string
 	postgres     string
+	pgSchema     string
 	config       string
 	tlsCert      string
 	tlsKey       string
@@ -38,6 +39,7 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8443", "listen address host:port (port 0 picks a free port)")
 	fs.StringVar(&o.data, "data", "daylight-data", "data directory (SQLite database, TLS dev certificate)")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL URL; when set, the database is PostgreSQL instead of SQLite")
+	fs.StringVar(&o.pgSchema, "postgres-schema", "", "PostgreSQL schema to use (created if missing); default: the URL's search_path")
 	fs.StringVar(&o.config, "config", "", "JSON config file: an object whose keys are flag names")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM); default: a self-signed dev certificate in the data directory")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM), with --tls-cert")

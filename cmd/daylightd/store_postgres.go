@@ -24,7 +24,7 @@ func (s pgStore) Close() error {
 // openPostgres opens the PostgreSQL store with its LISTEN/NOTIFY notifier, so
 // several daylightd replicas over one database push to each other's clients.
 func openPostgres(ctx context.Context, o *options, log *slog.Logger) (ds.Store, ds.Notifier, string, error) {
-	st, err := postgres.Open(ctx, postgres.Config{DSN: o.postgres})
+	st, err := postgres.Open(ctx, postgres.Config{DSN: o.postgres, Schema: o.pgSchema})
 	if err != nil {
 		return nil, nil, "", err
 	}
