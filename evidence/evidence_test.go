@@ -471,3 +471,19 @@ func TestBundleLogEntry(t *testing.T) {
 		t.Fatalf("evidence entry %+v %v", got, err)
 	}
 }
+
+func FuzzVerifyMessages(f *testing.F) {
+	c := newCase(f, 1, 3)
+	b := c.build(f)
+	f.Add(b[MessagesFile])
+	f.Add(b[AuthorizationFile])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, name := range []string{MessagesFile, AuthorizationFile} {
+			fsys := toFS(b)
+			fsys[name] = &fstest.MapFile{Data: data}
+			if _, err := Verify(fsys, c.opts()); err == nil && !bytes.Equal(data, b[name]) {
+				t.Fatalf("altered %s verified", name)
+			}
+		}
+	})
+}
