@@ -402,3 +402,30 @@ func BenchmarkRecover3of5(b *testing.B) {
 		}
 	}
 }
+
+// TestAttackT9_ReceiverRebuildsOmittedRecord (pure level): the sender's
+// client omits the record of its epoch. A receiver, which knows the same
+// epoch secrets, builds the record itself: it is byte-identical to the one
+// the sender should have uploaded (same record id, so the DS deduplicates
+// uploads from several receivers) and recovery from it works. The upload
+// itself is the client's (client/ and ds/ tests).
+func TestAttackT9_ReceiverRebuildsOmittedRecord(t *testing.T) {
+	f := newFixture(t, 3, 5)
+	// Sender's and receiver's views of the epoch: the same C and P (MLS
+	// gives every member the same epoch secrets), built separately.
+	senderWould := f.build(t)
+	receiverCopy := Secrets{EncryptionSecret: bytes.Clone(f.p.EncryptionSecret), SenderDataSecret: bytes.Clone(f.p.SenderDataSecret)}
+	ctx := f.ctx
+	ctx.GroupID = bytes.Clone(f.ctx.GroupID)
+	uploaded, err := Build(ctx, receiverCopy, f.params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(uploaded.Bytes(), senderWould.Bytes()) || uploaded.ID() != senderWould.ID() {
+		t.Fatal("receiver's record differs from the sender's")
+	}
+	r, err := Recover(uploaded, f.params, f.release(t, uploaded, 0, 1, 3))
+	if err != nil || !bytes.Equal(r.Secrets.EncryptionSecret, f.p.EncryptionSecret) {
+		t.Fatalf("recovery from the receiver's record: %v", err)
+	}
+}
