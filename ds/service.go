@@ -8,8 +8,31 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// Stats are counters since the service started (for /metrics).
+type Stats struct {
+	Batches       uint64 // writer transactions committing messages
+	Accepted      uint64 // messages accepted (durable)
+	Rejected      uint64 // messages refused inside the writer (stale epoch, replay, not a member, ...)
+	Acks          uint64 // acks stored
+	FailedBatches uint64 // writer transactions that failed (nothing written)
+	MaxBatch      uint64 // largest batch so far
+}
+
+type stats struct {
+	batches, accepted, rejected, acks, failed, maxBatch atomic.Uint64
+}
+
+// Stats returns the service's counters.
+func (s *Service) Stats() Stats {
+	return Stats{
+		Batches: s.ctr.batches.Load(), Accepted: s.ctr.accepted.Load(), Rejected: s.ctr.rejected.Load(),
+		Acks: s.ctr.acks.Load(), FailedBatches: s.ctr.failed.Load(), MaxBatch: s.ctr.maxBatch.Load(),
+	}
+}
 
 // Config configures a Service. Store and Validator are required; every other
 // field has a documented default.
@@ -46,6 +69,7 @@ type Service struct {
 	now    func() time.Time
 	rand   io.Reader
 
+	ctr     stats
 	reqs    chan *appendReq
 	stop    chan struct{}
 	done    chan struct{}
@@ -221,6 +245,9 @@ func (s *Service) commit(batch []*appendReq, items []Append) {
 			s.log.Error("ds: ack batch failed", "acks", len(acks), "err", err)
 			err = fmt.Errorf("ds: storing ack: %w", err)
 		}
+		if err == nil {
+			s.ctr.acks.Add(uint64(len(acks)))
+		}
 		for _, r := range ackReqs {
 			r.done <- AppendResult{Err: err}
 		}
@@ -233,19 +260,26 @@ func (s *Service) commit(batch []*appendReq, items []Append) {
 		err = fmt.Errorf("ds: store returned %d results for %d messages", len(res), len(items))
 	}
 	if err != nil {
+		s.ctr.failed.Add(1)
 		s.log.Error("ds: append batch failed", "messages", len(items), "err", err)
 		for _, r := range msgReqs {
 			r.done <- AppendResult{Err: fmt.Errorf("ds: storing message: %w", err)}
 		}
 		return
 	}
+	s.ctr.batches.Add(1)
+	if n := uint64(len(items)); n > s.ctr.maxBatch.Load() {
+		s.ctr.maxBatch.Store(n) // only the writer goroutine stores
+	}
 	var wake []DeviceID
 	seen := make(map[DeviceID]struct{})
 	for i, r := range msgReqs {
 		r.done <- res[i]
 		if res[i].Err != nil {
+			s.ctr.rejected.Add(1)
 			continue
 		}
+		s.ctr.accepted.Add(1)
 		for _, d := range res[i].Recipients {
 			if _, ok := seen[d]; !ok {
 				seen[d] = struct{}{}

@@ -108,6 +108,8 @@ func BenchAccepted(b *testing.B, newStore NewStore) {
 		msgs += perIter
 	}
 	b.ReportMetric(float64(msgs)/time.Since(start).Seconds(), "accepted/s")
+	st := w.svc.Stats()
+	b.ReportMetric(float64(st.Accepted)/float64(max(st.Batches, 1)), "msgs/batch")
 }
 
 // BenchDelivered measures delivered messages per second: after 1000
