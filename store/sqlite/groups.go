@@ -335,50 +335,65 @@ func (s *Store) Ack(ctx context.Context, acks []ds.DeviceAck) error {
 // prefix received before retainAfter. Deleting only prefixes keeps each
 // group's retained sequence numbers gap-free.
 func (s *Store) GC(ctx context.Context, now, retainAfter, staleUploads time.Time) (int, error) {
-	var deleted int
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	type span struct{ pk, maxID int64 }
+	var spans []span
+	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT group_pk, MAX(id) FROM messages GROUP BY group_pk`)
 		if err != nil {
 			return err
 		}
-		type span struct{ pk, maxID int64 }
-		var spans []span
+		defer rows.Close()
 		for rows.Next() {
 			var sp span
 			if err := rows.Scan(&sp.pk, &sp.maxID); err != nil {
-				rows.Close()
 				return err
 			}
 			spans = append(spans, sp)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store/sqlite: gc: %w", err)
+	}
+	// Groups are collected gcChunk at a time, each chunk one short write
+	// transaction, so GC never holds the writer for long.
+	const gcChunk = 256
+	var deleted int
+	for len(spans) > 0 {
+		chunk := spans[:min(gcChunk, len(spans))]
+		spans = spans[len(chunk):]
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			for _, sp := range chunk {
+				var floor sql.NullInt64
+				if err := tx.QueryRowContext(ctx, `SELECT MIN(MAX(d.acked, ms.from_id)) FROM memberships ms JOIN devices d ON d.id = ms.device
+					WHERE ms.group_pk = ? AND d.revoked = 0 AND (ms.to_id IS NULL OR MAX(d.acked, ms.from_id) < ms.to_id)`, sp.pk).Scan(&floor); err != nil {
+					return fmt.Errorf("store/sqlite: gc floor: %w", err)
+				}
+				f := sp.maxID
+				if floor.Valid {
+					f = min(floor.Int64, sp.maxID)
+				}
+				var old sql.NullInt64
+				if err := tx.QueryRowContext(ctx, `SELECT MAX(id) FROM messages WHERE group_pk = ? AND received < ?`, sp.pk, us(retainAfter)).Scan(&old); err != nil {
+					return fmt.Errorf("store/sqlite: gc retention: %w", err)
+				}
+				if old.Valid {
+					f = max(f, old.Int64)
+				}
+				res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE group_pk = ? AND id <= ?`, sp.pk, f)
+				if err != nil {
+					return fmt.Errorf("store/sqlite: gc delete: %w", err)
+				}
+				n, _ := res.RowsAffected()
+				deleted += int(n)
+			}
+			return nil
+		})
+		if err != nil {
+			return deleted, err
 		}
-		for _, sp := range spans {
-			var floor sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT MIN(MAX(d.acked, ms.from_id)) FROM memberships ms JOIN devices d ON d.id = ms.device
-				WHERE ms.group_pk = ? AND d.revoked = 0 AND (ms.to_id IS NULL OR MAX(d.acked, ms.from_id) < ms.to_id)`, sp.pk).Scan(&floor); err != nil {
-				return fmt.Errorf("store/sqlite: gc floor: %w", err)
-			}
-			f := sp.maxID
-			if floor.Valid {
-				f = min(floor.Int64, sp.maxID)
-			}
-			var old sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT MAX(id) FROM messages WHERE group_pk = ? AND received < ?`, sp.pk, us(retainAfter)).Scan(&old); err != nil {
-				return fmt.Errorf("store/sqlite: gc retention: %w", err)
-			}
-			if old.Valid {
-				f = max(f, old.Int64)
-			}
-			res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE group_pk = ? AND id <= ?`, sp.pk, f)
-			if err != nil {
-				return fmt.Errorf("store/sqlite: gc delete: %w", err)
-			}
-			n, _ := res.RowsAffected()
-			deleted += int(n)
-		}
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		for _, q := range []struct {
 			sql  string
 			args []any
