@@ -141,6 +141,9 @@ func Build(a *Authorization, msgs []Message, authority ed25519.PrivateKey, creat
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrBuild, strings.Join(problems, "; "))
 	}
+	if !bytes.Equal(authority.Public().(ed25519.PublicKey), ctx.w.AuthoritySigningKey) {
+		return nil, fmt.Errorf("%w: the signing key is not that of authority %q named in the warrant", ErrBuild, ctx.w.Authority)
+	}
 	sorted := slices.Clone(msgs)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time < sorted[j].Time })
 	var jsonl bytes.Buffer

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/cloudflare/circl/kem/xwing"
+
 	"github.com/daylight-im/daylight/accesslog"
 	"github.com/daylight-im/daylight/escrow"
 	"github.com/daylight-im/daylight/franking"
@@ -77,7 +79,10 @@ func newCase(t testing.TB, epochs, perEpoch int) *testCase {
 	c.fx = fx
 	pol := fx.Verified
 	log := trusteetest.NewLog(t, fx)
+	_, c.authority, _ = ed25519.GenerateKey(rand.Reader)
+	_, authKEM, _ := xwing.GenerateKeyPairPacked(rand.Reader)
 	w := &warrant.Warrant{
+		Authority: "federal-police", AuthorityKEMKey: authKEM, AuthoritySigningKey: c.authority.Public().(ed25519.PublicKey),
 		PolicyID: pol.ID, Court: "court-a", Jurisdiction: "A", CaseNumber: "2026-CR-0042",
 		LegalBasis: "s. 100a <StPO>", Targets: []string{"alice"},
 		WindowStart: now - 10*day, WindowEnd: now + 20*day, EmbargoEnd: now + 100*day,
@@ -150,7 +155,6 @@ func newCase(t testing.TB, epochs, perEpoch int) *testCase {
 			c.msgs = append(c.msgs, c.message(from, uint32(i%2), uint64(e+1), base+uint64(e*perEpoch+i), text, i%3 == 0))
 		}
 	}
-	_, c.authority, _ = ed25519.GenerateKey(rand.Reader)
 	return c
 }
 
@@ -222,6 +226,17 @@ func TestBuildAndVerifyDirAndZip(t *testing.T) {
 	html := string(b[TranscriptFile])
 	if !strings.Contains(html, "message 0 of epoch 1 from alice &lt;b&gt;&amp;") || strings.Contains(html, "<b>&") {
 		t.Fatal("transcript does not show escaped message text")
+	}
+	// Without an out-of-band key the warrant's (court-signed) key is used;
+	// a different out-of-band key is reported.
+	if _, err := Verify(toFS(b), Options{}); err != nil {
+		t.Fatalf("verify with the warrant's authority key: %v", err)
+	}
+	otherPub, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
+	expectProblem(t, "other expected key", toFS(b), Options{AuthorityKey: otherPub}, "with another signing key than the one given")
+	// Only the authority the court named can build the bundle.
+	if _, err := Build(c.a, c.msgs, otherPriv, now); !errors.Is(err, ErrBuild) {
+		t.Fatalf("bundle built by another authority: %v", err)
 	}
 	// A key-directory check, when given, is applied to every message.
 	opts := c.opts()

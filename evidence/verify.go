@@ -23,8 +23,9 @@ import (
 
 // Options for Verify.
 type Options struct {
-	// AuthorityKey is the requesting authority's key, known to the verifier
-	// out of band (a court registry, the authority's published key).
+	// AuthorityKey, if set, is the requesting authority's signing key as the
+	// verifier knows it out of band; it must be the key the court-signed
+	// warrant names. If nil, the warrant's key is used (the court's word).
 	AuthorityKey ed25519.PublicKey
 	// KeyDirectory, if set, checks a message's signer key and key proof
 	// against the key directory (keydir/). Without it the binding of sender
@@ -102,14 +103,6 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 		bad("%s: %v", ManifestFile, err)
 		return fail()
 	}
-	sigHex, err := readFile(fsys, ManifestSigFile)
-	sig, herr := hex.DecodeString(strings.TrimSuffix(string(sigHex), "\n"))
-	switch {
-	case err != nil:
-		bad("%s: %v", ManifestSigFile, err)
-	case herr != nil || len(opts.AuthorityKey) != ed25519.PublicKeySize || !ed25519.Verify(opts.AuthorityKey, manifestSigMessage(mb), sig):
-		bad("%s: not a valid signature of the manifest by the authority's key", ManifestSigFile)
-	}
 	var m Manifest
 	if err := strictJSON(mb, &m); err != nil {
 		bad("%s: %v", ManifestFile, err)
@@ -117,9 +110,6 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 	}
 	if m.Format != Format {
 		bad("%s: format %q, want %q", ManifestFile, m.Format, Format)
-	}
-	if !bytes.Equal(m.AuthorityKey, opts.AuthorityKey) {
-		bad("%s: authority_key is not the expected authority's key", ManifestFile)
 	}
 
 	// Files: exactly the listed ones, with their hashes.
@@ -173,6 +163,24 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 	if a.Warrant, err = warrant.ParseSigned(files[WarrantFile]); err != nil {
 		bad("%s: %v", WarrantFile, err)
 		return fail()
+	}
+	// The manifest must be signed by the authority the court named.
+	if wp, err := warrant.Parse(a.Warrant.Body); err == nil {
+		authKey := wp.AuthoritySigningKey
+		if opts.AuthorityKey != nil && !bytes.Equal(opts.AuthorityKey, authKey) {
+			bad("%s: names authority %q with another signing key than the one given to the verifier", WarrantFile, wp.Authority)
+		}
+		if !bytes.Equal(m.AuthorityKey, authKey) {
+			bad("%s: authority_key is not the key of the authority the warrant names", ManifestFile)
+		}
+		sigHex, err := readFile(fsys, ManifestSigFile)
+		sig, herr := hex.DecodeString(strings.TrimSuffix(string(sigHex), "\n"))
+		switch {
+		case err != nil:
+			bad("%s: %v", ManifestSigFile, err)
+		case herr != nil || !ed25519.Verify(authKey, manifestSigMessage(mb), sig):
+			bad("%s: not a valid signature of the manifest by the authority's key", ManifestSigFile)
+		}
 	}
 	var af authorizationFile
 	if err := strictJSON(files[AuthorizationFile], &af); err != nil {

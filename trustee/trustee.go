@@ -172,6 +172,7 @@ type Approval struct {
 	Release *accesslog.Release
 	Entry   []byte // accesslog encoding of Release
 	records []*escrow.Record
+	warrant *warrant.Verified
 }
 
 // Decide checks a request and either refuses it (the error wraps a specific
@@ -248,7 +249,7 @@ func (t *Trustee) Decide(ctx context.Context, req *Request, ledger *Ledger, now 
 	if err != nil {
 		return nil, err
 	}
-	return &Approval{Release: rel, Entry: entry, records: recs}, nil
+	return &Approval{Release: rel, Entry: entry, records: recs, warrant: w}, nil
 }
 
 func (t *Trustee) checkRecord(ctx context.Context, w *warrant.Verified, rec *escrow.Record, evidence []byte, now uint64) error {
@@ -321,9 +322,11 @@ const shareInfo = "daylight released share v1"
 
 // Shares releases this trustee's shares of an approved request, once the
 // approval's Release entry is proved in the log under a witnessed checkpoint
-// (A3). Each share is encrypted to authorityKey (X-Wing public key) and
-// signed. A destroyed period key makes its records unopenable (T12).
-func (t *Trustee) Shares(ctx context.Context, a *Approval, releaseEntry Inclusion, authorityKey []byte) ([]SealedShare, error) {
+// (A3). Each share is encrypted to the X-Wing key of the authority the court
+// named in the warrant (nobody else who learns the warrant can collect
+// shares) and signed. A destroyed period key makes its records unopenable
+// (T12).
+func (t *Trustee) Shares(ctx context.Context, a *Approval, releaseEntry Inclusion) ([]SealedShare, error) {
 	e, err := t.verifyIncluded(releaseEntry)
 	if err != nil {
 		return nil, err
@@ -332,7 +335,7 @@ func (t *Trustee) Shares(ctx context.Context, a *Approval, releaseEntry Inclusio
 		return nil, fmt.Errorf("%w: the proved entry is not this approval's release", ErrNotLogged)
 	}
 	kem, kdf, aead := hpke.MLKEM768X25519(), hpke.HKDFSHA256(), hpke.ChaCha20Poly1305()
-	pk, err := kem.NewPublicKey(authorityKey)
+	pk, err := kem.NewPublicKey(a.warrant.AuthorityKEMKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: authority key: %w", ErrBadRequest, err)
 	}

@@ -34,6 +34,7 @@ type world struct {
 	chain    trustee.CommitChain
 	authSK   []byte
 	authPK   []byte
+	authSig  ed25519.PublicKey
 	secrets  map[string]escrow.Secrets // by record id hex
 }
 
@@ -67,6 +68,7 @@ func newWorld(t *testing.T, mod func(*policy.Policy)) *world {
 		w.trustees, w.stores = append(w.trustees, tr), append(w.stores, st)
 	}
 	w.authSK, w.authPK, _ = xwing.GenerateKeyPairPacked(rand.Reader)
+	w.authSig, _, _ = ed25519.GenerateKey(rand.Reader)
 	return w
 }
 
@@ -101,6 +103,7 @@ func (w *world) epoch(group string, epoch, start, end uint64, members ...string)
 func (w *world) warrant(mod func(*warrant.Warrant)) (*warrant.Signed, [32]byte, trustee.Inclusion) {
 	w.t.Helper()
 	wr := &warrant.Warrant{
+		Authority: "federal-police", AuthorityKEMKey: w.authPK, AuthoritySigningKey: w.authSig,
 		PolicyID: w.pol.ID, Court: "court-a", Jurisdiction: "A", CaseNumber: "2026-CR-7",
 		LegalBasis: "s. 100a", Targets: []string{"alice"},
 		WindowStart: now - 10*day, WindowEnd: now + 20*day, EmbargoEnd: now + 100*day,
@@ -157,7 +160,7 @@ func (w *world) release(i int, req *trustee.Request) ([]trustee.SealedShare, err
 		return nil, err
 	}
 	idx := w.log.Append(a.Entry)
-	return w.trustees[i].Shares(ctx, a, w.log.Include(idx, 2), w.authPK)
+	return w.trustees[i].Shares(ctx, a, w.log.Include(idx, 2))
 }
 
 func TestReleaseEndToEnd(t *testing.T) {
@@ -207,8 +210,13 @@ func TestReleaseEndToEnd(t *testing.T) {
 			t.Fatalf("release count %d", r.Count)
 		}
 	}
-	// A12: a share whose signature does not verify is refused.
+	// Shares go only to the authority the court named.
 	sealed, _ := w.release(1, req)
+	eveSK, _, _ := xwing.GenerateKeyPairPacked(rand.Reader)
+	if _, err := trustee.OpenShare(w.pol, eveSK, &sealed[0]); err == nil {
+		t.Fatal("a share opened with a key the warrant does not name")
+	}
+	// A12: a share whose signature does not verify is refused.
 	sealed[0].Signature[0] ^= 1
 	if _, err := trustee.OpenShare(w.pol, w.authSK, &sealed[0]); err == nil {
 		t.Fatal("share with a bad signature opened")
@@ -263,12 +271,12 @@ func TestAttackT4_TooFewCosignatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := w.log.Append(a.Entry)
-	if _, err := w.trustees[0].Shares(context.Background(), a, w.log.Include(idx, 1), w.authPK); !errors.Is(err, accesslog.ErrNotEnoughCosignatures) {
+	if _, err := w.trustees[0].Shares(context.Background(), a, w.log.Include(idx, 1)); !errors.Is(err, accesslog.ErrNotEnoughCosignatures) {
 		t.Fatalf("shares under a weakly cosigned release: %v", err)
 	}
 	// A replayed release entry (another approval's) does not unlock shares.
 	b, _ := w.trustees[0].Decide(context.Background(), req, w.ledger(), now+1)
-	if _, err := w.trustees[0].Shares(context.Background(), b, w.log.Include(idx, 2), w.authPK); !errors.Is(err, trustee.ErrNotLogged) {
+	if _, err := w.trustees[0].Shares(context.Background(), b, w.log.Include(idx, 2)); !errors.Is(err, trustee.ErrNotLogged) {
 		t.Fatalf("replayed release entry: %v", err)
 	}
 }

@@ -21,6 +21,8 @@ import (
 // Version is the encoding version of a warrant body.
 const Version = 1
 
+const authorityKEMKeySize = 1216 // X-Wing public key
+
 // Sentinel errors: trustees and tools branch on these.
 var (
 	ErrMalformed    = errors.New("warrant: malformed")
@@ -42,11 +44,17 @@ type Warrant struct {
 	CaseNumber   string
 	LegalBasis   string
 	Targets      []string // account ids
-	WindowStart  uint64
-	WindowEnd    uint64
-	EmbargoEnd   uint64
-	Issued       uint64
-	Expiry       uint64
+	// The requesting authority the court authorizes: released shares are
+	// sealed only to its X-Wing key, and only its Ed25519 key may sign the
+	// evidence bundle.
+	Authority           string
+	AuthorityKEMKey     []byte            // X-Wing public key, 1216 bytes
+	AuthoritySigningKey ed25519.PublicKey // 32 bytes
+	WindowStart         uint64
+	WindowEnd           uint64
+	EmbargoEnd          uint64
+	Issued              uint64
+	Expiry              uint64
 }
 
 func addString(b *cryptobyte.Builder, s string) {
@@ -65,7 +73,10 @@ func readString(s *cryptobyte.String, field string) (string, error) {
 }
 
 func (w *Warrant) validate() error {
-	for _, f := range []struct{ name, v string }{{"court", w.Court}, {"jurisdiction", w.Jurisdiction}, {"case_number", w.CaseNumber}, {"legal_basis", w.LegalBasis}} {
+	if len(w.AuthorityKEMKey) != authorityKEMKeySize || len(w.AuthoritySigningKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: authority keys: sizes %d and %d, want %d and %d", ErrInvalid, len(w.AuthorityKEMKey), len(w.AuthoritySigningKey), authorityKEMKeySize, ed25519.PublicKeySize)
+	}
+	for _, f := range []struct{ name, v string }{{"court", w.Court}, {"jurisdiction", w.Jurisdiction}, {"case_number", w.CaseNumber}, {"legal_basis", w.LegalBasis}, {"authority", w.Authority}} {
 		if len(f.v) == 0 || len(f.v) > 4096 || !utf8.ValidString(f.v) {
 			return fmt.Errorf("%w: %s: must be 1..4096 bytes of UTF-8", ErrInvalid, f.name)
 		}
@@ -108,6 +119,9 @@ func (w *Warrant) Marshal() ([]byte, error) {
 	for _, t := range w.Targets {
 		addString(&b, t)
 	}
+	addString(&b, w.Authority)
+	b.AddBytes(w.AuthorityKEMKey)
+	b.AddBytes(w.AuthoritySigningKey)
 	for _, v := range []uint64{w.WindowStart, w.WindowEnd, w.EmbargoEnd, w.Issued, w.Expiry} {
 		b.AddUint64(v)
 	}
@@ -150,6 +164,14 @@ func Parse(data []byte) (*Warrant, error) {
 		}
 		w.Targets = append(w.Targets, t)
 	}
+	if w.Authority, err = readString(&s, "authority"); err != nil {
+		return nil, err
+	}
+	var kem, sig []byte
+	if !s.ReadBytes(&kem, authorityKEMKeySize) || !s.ReadBytes(&sig, ed25519.PublicKeySize) {
+		return nil, fmt.Errorf("%w: authority keys: truncated", ErrMalformed)
+	}
+	w.AuthorityKEMKey, w.AuthoritySigningKey = bytes.Clone(kem), bytes.Clone(sig)
 	for _, v := range []*uint64{&w.WindowStart, &w.WindowEnd, &w.EmbargoEnd, &w.Issued, &w.Expiry} {
 		if !s.ReadUint64(v) {
 			return nil, fmt.Errorf("%w: times: truncated", ErrMalformed)

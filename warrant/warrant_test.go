@@ -20,7 +20,10 @@ const day = 86400
 var now = uint64(policytest.Genesis + 40*day)
 
 func sample(pol *policy.Verified) *warrant.Warrant {
+	_, kem, _ := xwing.GenerateKeyPairPacked(rand.Reader)
+	sig, _, _ := ed25519.GenerateKey(rand.Reader)
 	return &warrant.Warrant{
+		Authority: "federal-police", AuthorityKEMKey: kem, AuthoritySigningKey: sig,
 		PolicyID: pol.ID, Court: "court-a", Jurisdiction: "A", CaseNumber: "2026-CR-0042",
 		LegalBasis: "Criminal Procedure Code s. 100a", Targets: []string{"alice"},
 		WindowStart: now - 10*day, WindowEnd: now + 20*day, EmbargoEnd: now + 120*day,
@@ -134,6 +137,7 @@ func TestBounds(t *testing.T) {
 		"no targets":   func(w *warrant.Warrant) { w.Targets = nil },
 		"dup target":   func(w *warrant.Warrant) { w.Targets = []string{"a", "a"} },
 		"empty window": func(w *warrant.Warrant) { w.WindowEnd = w.WindowStart },
+		"no authority": func(w *warrant.Warrant) { w.AuthorityKEMKey = nil },
 		"no case":      func(w *warrant.Warrant) { w.CaseNumber = "" },
 	} {
 		w := sample(f.Verified)
