@@ -42,9 +42,14 @@ type Config struct {
 	PerIP, PerAccount *Rate
 
 	// AckInterval coalesces WebSocket acks: at most one ack write per
-	// connection per interval (acks are cumulative). Default 100 ms. HTTP
-	// acks are applied before the response.
+	// connection per interval (acks are cumulative; a lost ack only means a
+	// redelivery the client drops by cursor). Default 500 ms. HTTP acks are
+	// applied before the response.
 	AckInterval time.Duration
+	// PushDelay is how long a woken WebSocket waits before it reads the
+	// queue, so that wake-ups of several group commits coalesce into one
+	// read and one frame. Default 5 ms; negative disables.
+	PushDelay time.Duration
 	// PageSize is the number of queue entries per pushed page; default 256.
 	PageSize int
 	// PingInterval keeps idle WebSocket connections alive; default 30 s.
@@ -89,7 +94,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.PerAccount = &Rate{PerSecond: 100, Burst: 200}
 	}
 	if cfg.AckInterval <= 0 {
-		cfg.AckInterval = 100 * time.Millisecond
+		cfg.AckInterval = 500 * time.Millisecond
+	}
+	if cfg.PushDelay == 0 {
+		cfg.PushDelay = 5 * time.Millisecond
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 256

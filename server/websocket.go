@@ -156,6 +156,15 @@ func (w *wsConn) push(ctx context.Context, after uint64) {
 		}
 		select {
 		case <-wake:
+			if d := w.s.cfg.PushDelay; d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return
+				}
+			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			err := w.c.Ping(pctx)

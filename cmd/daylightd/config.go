@@ -31,6 +31,7 @@ type options struct {
 	tokenTTL     time.Duration
 	shutdown     time.Duration
 	fakeMLS      bool
+	cpuProfile   string
 }
 
 func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
@@ -53,6 +54,7 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.retention, "retention", 30*24*time.Hour, "published retention: nothing is kept longer, acked or not")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", time.Hour, "lifetime of bearer tokens")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 20*time.Second, "graceful shutdown budget")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (debugging)")
 	fs.BoolVar(&o.fakeMLS, "testing-only-fake-mls", false, "TESTING ONLY: validate with ds/dstest's toy framing instead of MLS (load and crash tests)")
 	return fs
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -118,6 +119,17 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	val, err := newValidator(o)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if o.fakeMLS {
 		log.Warn("TESTING ONLY: --testing-only-fake-mls: messages are validated with a toy framing, not MLS; never run this in production")
