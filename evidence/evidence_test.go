@@ -216,6 +216,16 @@ func TestBuildAndVerifyDirAndZip(t *testing.T) {
 	if err := b.WriteZip(&zbuf); err != nil {
 		t.Fatal(err)
 	}
+	zpath := filepath.Join(t.TempDir(), "bundle.zip")
+	if err := os.WriteFile(zpath, zbuf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyPath(zpath, c.opts()); err != nil {
+		t.Fatalf("VerifyPath(zip): %v", err)
+	}
+	if _, err := VerifyPath(dir, c.opts()); err != nil {
+		t.Fatalf("VerifyPath(dir): %v", err)
+	}
 	zr, err := zip.NewReader(bytes.NewReader(zbuf.Bytes()), int64(zbuf.Len()))
 	if err != nil {
 		t.Fatal(err)

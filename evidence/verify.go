@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -299,4 +301,21 @@ func checkMessages(ctx *caseContext, msgs []Message, keydir func(*Message) error
 		}
 	}
 	return problems
+}
+
+// VerifyPath verifies a bundle stored as a directory or as a zip file.
+func VerifyPath(path string, opts Options) (*Report, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return Verify(os.DirFS(path), opts)
+	}
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %s is neither a directory nor a zip file: %w", path, err)
+	}
+	defer zr.Close()
+	return Verify(zr, opts)
 }
