@@ -199,3 +199,7 @@ func TestTwoReplicasOneCommitPerEpoch(t *testing.T) {
 		t.Errorf("invariant: %s", pr)
 	}
 }
+
+func BenchmarkSendLatency(b *testing.B) {
+	storetest.BenchSendLatency(b, func(t testing.TB) ds.Store { return openFresh(t) })
+}

@@ -45,3 +45,7 @@ func BenchmarkAccepted(b *testing.B) {
 func BenchmarkDelivered(b *testing.B) {
 	storetest.BenchDelivered(b, func(t testing.TB) ds.Store { return open(t, filepath.Join(t.TempDir(), "daylight.db")) })
 }
+
+func BenchmarkSendLatency(b *testing.B) {
+	storetest.BenchSendLatency(b, func(t testing.TB) ds.Store { return open(t, filepath.Join(t.TempDir(), "daylight.db")) })
+}

@@ -161,3 +161,19 @@ func BenchDelivered(b *testing.B, newStore NewStore) {
 	}
 	b.ReportMetric(float64(delivered.Load())/busy.Seconds(), "delivered/s")
 }
+
+// BenchSendLatency measures one Send at a time (no batching possible): the
+// latency floor of a durable accepted message (one transaction, one fsync).
+func BenchSendLatency(b *testing.B, newStore NewStore) {
+	w := newBenchWorld(b, newStore, 1, 10)
+	payload := make([]byte, 200)
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		binary.BigEndian.PutUint64(payload, i)
+		if _, err := w.svc.Send(context.Background(), w.members[0][int(i)%10], dstest.Application(w.groups[0], 1, payload), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
