@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/daylight-im/daylight/ds"
@@ -48,4 +50,25 @@ func BenchmarkDelivered(b *testing.B) {
 
 func BenchmarkSendLatency(b *testing.B) {
 	storetest.BenchSendLatency(b, func(t testing.TB) ds.Store { return open(t, filepath.Join(t.TempDir(), "daylight.db")) })
+}
+
+// TestSchemaVersion: reopening migrates nothing twice, and a database from a
+// newer binary is refused with a hint instead of being written to.
+func TestSchemaVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daylight.db")
+	st := open(t, path)
+	st.Close()
+	st = open(t, path) // idempotent
+	st.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := sqlite.Open(t.Context(), sqlite.Config{Path: path}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open of a newer schema: %v", err)
+	}
 }
