@@ -171,8 +171,7 @@ func (l *Ledger) Usage(trusteeID string, commitment [32]byte, jurisdiction strin
 type Approval struct {
 	Release *accesslog.Release
 	Entry   []byte // accesslog encoding of Release
-	records []*escrow.Record
-	warrant *warrant.Verified
+	request *Request
 }
 
 // Decide checks a request and either refuses it (the error wraps a specific
@@ -210,7 +209,6 @@ func (t *Trustee) Decide(ctx context.Context, req *Request, ledger *Ledger, now 
 	}
 	seen := map[[32]byte]bool{}
 	var ids [][32]byte
-	var recs []*escrow.Record
 	for i, rr := range req.Records {
 		rec, err := escrow.Parse(rr.Record)
 		if err != nil {
@@ -225,11 +223,10 @@ func (t *Trustee) Decide(ctx context.Context, req *Request, ledger *Ledger, now 
 			return nil, fmt.Errorf("records[%d] (group %x epoch %d): %w", i, rec.Context.GroupID, rec.Context.Epoch, err)
 		}
 		ids = append(ids, id)
-		recs = append(recs, rec)
 	}
 	// 4. Budgets, from the log (A5, T7).
 	u := ledger.Usage(t.cfg.ID, commitment, w.Jurisdiction, now)
-	n := uint64(len(recs))
+	n := uint64(len(ids))
 	bu := pol.Budgets
 	switch {
 	case u.ForWarrant+n > uint64(bu.RecordsPerWarrant):
@@ -249,7 +246,7 @@ func (t *Trustee) Decide(ctx context.Context, req *Request, ledger *Ledger, now 
 	if err != nil {
 		return nil, err
 	}
-	return &Approval{Release: rel, Entry: entry, records: recs, warrant: w}, nil
+	return &Approval{Release: rel, Entry: entry, request: req}, nil
 }
 
 func (t *Trustee) checkRecord(ctx context.Context, w *warrant.Verified, rec *escrow.Record, evidence []byte, now uint64) error {
@@ -322,25 +319,66 @@ const shareInfo = "daylight released share v1"
 
 // Shares releases this trustee's shares of an approved request, once the
 // approval's Release entry is proved in the log under a witnessed checkpoint
-// (A3). Each share is encrypted to the X-Wing key of the authority the court
-// named in the warrant (nobody else who learns the warrant can collect
-// shares) and signed. A destroyed period key makes its records unopenable
-// (T12).
+// (A3). See SharesFor.
 func (t *Trustee) Shares(ctx context.Context, a *Approval, releaseEntry Inclusion) ([]SealedShare, error) {
+	if !bytes.Equal(releaseEntry.Entry, a.Entry) {
+		return nil, fmt.Errorf("%w: the proved entry is not this approval's release", ErrNotLogged)
+	}
+	return t.SharesFor(ctx, a.request, releaseEntry)
+}
+
+// SharesFor releases this trustee's shares for req given the inclusion of a
+// Release entry this trustee signed for exactly req's warrant and records,
+// under a checkpoint with w witness cosignatures (A3). It needs no state from
+// Decide, so a trustee service can persist the request, append the entry,
+// and hand out the shares after a restart. Each share is encrypted to the
+// X-Wing key of the authority the court named in the warrant (nobody else who
+// learns the warrant can collect shares) and signed. A destroyed period key
+// makes its records unopenable (T12).
+func (t *Trustee) SharesFor(ctx context.Context, req *Request, releaseEntry Inclusion) ([]SealedShare, error) {
 	e, err := t.verifyIncluded(releaseEntry)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := e.(*accesslog.Release); !ok || !bytes.Equal(releaseEntry.Entry, a.Entry) {
-		return nil, fmt.Errorf("%w: the proved entry is not this approval's release", ErrNotLogged)
+	rel, ok := e.(*accesslog.Release)
+	if !ok || rel.Trustee != t.cfg.ID {
+		return nil, fmt.Errorf("%w: the proved entry is not a release by %q", ErrNotLogged, t.cfg.ID)
+	}
+	msg, err := rel.SignedMessage()
+	if err != nil || !ed25519.Verify(t.cfg.SigningKey.Public().(ed25519.PublicKey), msg, rel.Signature) {
+		return nil, fmt.Errorf("%w: the proved release is not signed by this trustee", ErrNotLogged)
+	}
+	if req == nil || req.Warrant == nil {
+		return nil, fmt.Errorf("%w: no warrant", ErrBadRequest)
+	}
+	// The warrant was valid when the trustee decided (the release time).
+	w, err := warrant.Verify(req.Warrant, t.cfg.Policy, rel.Time)
+	if err != nil {
+		return nil, err
+	}
+	if warrant.Commitment(req.Warrant, req.Salt) != rel.WarrantCommitment {
+		return nil, fmt.Errorf("%w: the release is for another warrant", ErrNotLogged)
+	}
+	var recs []*escrow.Record
+	var ids [][32]byte
+	for i, rr := range req.Records {
+		rec, err := escrow.Parse(rr.Record)
+		if err != nil {
+			return nil, fmt.Errorf("%w: records[%d]: %w", ErrBadRecord, i, err)
+		}
+		recs = append(recs, rec)
+		ids = append(ids, rec.ID())
+	}
+	if escrow.RecordsHash(ids) != rel.RecordsHash || int(rel.Count) != len(ids) {
+		return nil, fmt.Errorf("%w: the release covers other records", ErrNotLogged)
 	}
 	kem, kdf, aead := hpke.MLKEM768X25519(), hpke.HKDFSHA256(), hpke.ChaCha20Poly1305()
-	pk, err := kem.NewPublicKey(a.warrant.AuthorityKEMKey)
+	pk, err := kem.NewPublicKey(w.AuthorityKEMKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: authority key: %w", ErrBadRequest, err)
 	}
 	var out []SealedShare
-	for _, rec := range a.records {
+	for _, rec := range recs {
 		priv, err := t.cfg.Store.PeriodKey(ctx, rec.Context.KeyPeriod)
 		if err != nil {
 			return nil, err

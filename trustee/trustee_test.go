@@ -532,3 +532,35 @@ func TestOpeningAtEmbargoEnd(t *testing.T) {
 		t.Fatalf("warrant log entry %+v", got)
 	}
 }
+
+// TestSharesAfterRestart: a trustee service that persisted the request gets
+// the shares from a fresh Trustee with only the proved release entry; a
+// release by another trustee, or one covering other records, does not unlock
+// anything.
+func TestSharesAfterRestart(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := context.Background()
+	s, salt, incl := w.warrant(nil)
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{w.epoch("g", 5, now-5*day, now-4*day, "alice", "bob")}}
+	a, err := w.trustees[0].Decide(ctx, req, w.ledger(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := w.log.Append(a.Entry)
+	fresh, err := trustee.New(trustee.Config{ID: w.pol.Trustees[0].ID, SigningKey: w.f.Trustees[0], Policy: w.pol, Store: w.stores[0], Epochs: w.chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := fresh.SharesFor(ctx, req, w.log.Include(idx, 2))
+	if err != nil || len(sh) != 1 {
+		t.Fatalf("shares after restart: %v", err)
+	}
+	if _, err := w.trustees[1].SharesFor(ctx, req, w.log.Include(idx, 2)); !errors.Is(err, trustee.ErrNotLogged) {
+		t.Fatalf("another trustee's release: %v", err)
+	}
+	other := *req
+	other.Records = []trustee.RecordRequest{w.epoch("g", 6, now-4*day, now-3*day, "alice", "bob")}
+	if _, err := fresh.SharesFor(ctx, &other, w.log.Include(idx, 2)); !errors.Is(err, trustee.ErrNotLogged) {
+		t.Fatalf("release for other records: %v", err)
+	}
+}
