@@ -31,6 +31,8 @@ type options struct {
 	tokenTTL     time.Duration
 	shutdown     time.Duration
 	fakeMLS      bool
+	accessLog    bool
+	logOrigin    string
 	cpuProfile   string
 }
 
@@ -55,6 +57,8 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.tokenTTL, "token-ttl", time.Hour, "lifetime of bearer tokens")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 20*time.Second, "graceful shutdown budget")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (debugging)")
+	fs.BoolVar(&o.accessLog, "access-log", true, "run the access log (C2SP tlog-tiles) in <data>/log and serve it at /log/")
+	fs.StringVar(&o.logOrigin, "log-origin", "localhost/daylight-log", "access log checkpoint origin (set it to your public name before the first start; it is signed into every checkpoint)")
 	fs.BoolVar(&o.fakeMLS, "testing-only-fake-mls", false, "TESTING ONLY: validate with ds/dstest's toy framing instead of MLS (load and crash tests)")
 	return fs
 }

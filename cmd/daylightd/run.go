@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/daylight-im/daylight/accesslog/tlog"
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/server"
 	"github.com/daylight-im/daylight/store/sqlite"
@@ -168,8 +169,23 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	defer stopMaint()
 	go svc.RunMaintenance(mctx, 10*time.Second)
 
+	var logHandler http.Handler
+	var logNote string
+	if o.accessLog {
+		al, err := tlog.Open(ctx, tlog.Config{Dir: filepath.Join(o.data, "log"), Origin: o.logOrigin, Logger: log})
+		if err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			al.Close(cctx)
+		}()
+		logHandler = http.StripPrefix("/log", al.Handler())
+		logNote = "access log at /log/ (verifier key " + al.VKey() + ")"
+	}
 	srv, err := server.New(server.Config{
-		Service: svc, Logger: log,
+		Service: svc, Logger: log, LogHandler: logHandler,
 		PerIP:      &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
 		PerAccount: &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
 	})
@@ -192,6 +208,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "daylightd: listening on %s (database: %s)\n", url, where)
 	if tlsNote != "" {
 		fmt.Fprintf(stdout, "daylightd: %s\n", tlsNote)
+	}
+	if logNote != "" {
+		fmt.Fprintf(stdout, "daylightd: %s\n", logNote)
 	}
 	log.Info("daylightd started", "url", url, "database", where)
 
