@@ -36,13 +36,18 @@ type Store interface {
 	Periods(ctx context.Context) ([]uint32, error)
 	// Destroyed reports whether period's key was destroyed.
 	Destroyed(ctx context.Context, period uint32) (bool, error)
+	// LatestCheckpoint returns the largest access-log checkpoint the trustee
+	// accepted (nil if none); SetLatestCheckpoint durably replaces it.
+	LatestCheckpoint(ctx context.Context) ([]byte, error)
+	SetLatestCheckpoint(ctx context.Context, raw []byte) error
 }
 
 // MemStore is an in-memory Store.
 type MemStore struct {
-	mu        sync.Mutex
-	keys      map[uint32][]byte
-	destroyed map[uint32]bool
+	mu         sync.Mutex
+	checkpoint []byte
+	keys       map[uint32][]byte
+	destroyed  map[uint32]bool
 }
 
 // NewMemStore returns an empty MemStore.
@@ -102,6 +107,19 @@ func (m *MemStore) Destroyed(_ context.Context, period uint32) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.destroyed[period], nil
+}
+
+func (m *MemStore) LatestCheckpoint(_ context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.checkpoint), nil
+}
+
+func (m *MemStore) SetLatestCheckpoint(_ context.Context, raw []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.checkpoint = slices.Clone(raw)
+	return nil
 }
 
 // Raw returns every byte the store holds (for destruction tests: a

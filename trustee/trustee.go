@@ -49,6 +49,12 @@ type Config struct {
 	Policy     *policy.Verified
 	Store      Store
 	Epochs     EpochVerifier
+	// Consistency returns an RFC 6962 consistency proof between two sizes of
+	// the access log (the service wires it to the log's tile client). The
+	// trustee keeps the largest checkpoint it accepted and requires every
+	// later one to be consistent with it, so a fork shown to it at different
+	// times is refused even if w witnesses cosigned both branches.
+	Consistency func(ctx context.Context, from, to uint64) ([][]byte, error)
 }
 
 // Trustee makes release decisions for one trustee of one policy.
@@ -67,8 +73,8 @@ func New(cfg Config) (*Trustee, error) {
 	if !bytes.Equal(cfg.Policy.Trustees[idx].SigningKey, cfg.SigningKey.Public().(ed25519.PublicKey)) {
 		return nil, fmt.Errorf("%w: signing key of %q differs from the policy's", ErrNotTrustee, cfg.ID)
 	}
-	if cfg.Store == nil || cfg.Epochs == nil {
-		return nil, fmt.Errorf("trustee: config needs a Store and an EpochVerifier")
+	if cfg.Store == nil || cfg.Epochs == nil || cfg.Consistency == nil {
+		return nil, fmt.Errorf("trustee: config needs a Store, an EpochVerifier and a Consistency prover")
 	}
 	cp, err := cfg.Policy.CheckpointPolicy()
 	if err != nil {
@@ -89,10 +95,13 @@ type Inclusion struct {
 
 // verifyIncluded checks the checkpoint against the policy's log key and w
 // witnesses, and the entry's inclusion under it; it returns the parsed entry.
-func (t *Trustee) verifyIncluded(in Inclusion) (accesslog.Entry, error) {
+func (t *Trustee) verifyIncluded(ctx context.Context, in Inclusion) (accesslog.Entry, error) {
 	cp, err := t.cp.Verify(in.Checkpoint)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotLogged, err)
+	}
+	if err := t.checkConsistent(ctx, cp); err != nil {
+		return nil, err
 	}
 	if in.Index >= cp.Size {
 		return nil, fmt.Errorf("%w: index %d beyond checkpoint size %d", ErrNotLogged, in.Index, cp.Size)
@@ -105,6 +114,38 @@ func (t *Trustee) verifyIncluded(in Inclusion) (accesslog.Entry, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNotLogged, err)
 	}
 	return e, nil
+}
+
+// checkConsistent checks cp against the largest checkpoint the trustee has
+// accepted and records cp if it is larger.
+func (t *Trustee) checkConsistent(ctx context.Context, cp *accesslog.Checkpoint) error {
+	prevRaw, err := t.cfg.Store.LatestCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if prevRaw != nil {
+		prev, err := t.cp.Verify(prevRaw)
+		if err != nil {
+			return fmt.Errorf("trustee: stored checkpoint no longer verifies: %w", err)
+		}
+		older, newer := prev, cp
+		if cp.Size < prev.Size {
+			older, newer = cp, prev
+		}
+		var proof [][]byte
+		if older.Size != newer.Size && older.Size > 0 {
+			if proof, err = t.cfg.Consistency(ctx, older.Size, newer.Size); err != nil {
+				return fmt.Errorf("%w: consistency proof %d..%d: %w", ErrNotLogged, older.Size, newer.Size, err)
+			}
+		}
+		if err := accesslog.VerifyConsistency(older, newer, proof); err != nil {
+			return fmt.Errorf("%w: checkpoint inconsistent with one this trustee accepted before (fork): %w", ErrNotLogged, err)
+		}
+		if cp.Size <= prev.Size {
+			return nil
+		}
+	}
+	return t.cfg.Store.SetLatestCheckpoint(ctx, cp.Raw)
 }
 
 // RecordRequest is one escrow record asked for, with the member-signed
@@ -191,7 +232,7 @@ func (t *Trustee) Decide(ctx context.Context, req *Request, ledger *Ledger, now 
 		return nil, err
 	}
 	// 2. Its commitment is in the log under a witnessed checkpoint (T3, T4).
-	e, err := t.verifyIncluded(req.WarrantEntry)
+	e, err := t.verifyIncluded(ctx, req.WarrantEntry)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +377,7 @@ func (t *Trustee) Shares(ctx context.Context, a *Approval, releaseEntry Inclusio
 // learns the warrant can collect shares) and signed. A destroyed period key
 // makes its records unopenable (T12).
 func (t *Trustee) SharesFor(ctx context.Context, req *Request, releaseEntry Inclusion) ([]SealedShare, error) {
-	e, err := t.verifyIncluded(releaseEntry)
+	e, err := t.verifyIncluded(ctx, releaseEntry)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func newWorld(t *testing.T, mod func(*policy.Policy)) *world {
 				t.Fatal(err)
 			}
 		}
-		tr, err := trustee.New(trustee.Config{ID: w.pol.Trustees[i].ID, SigningKey: w.f.Trustees[i], Policy: w.pol, Store: st, Epochs: w.chain})
+		tr, err := trustee.New(trustee.Config{ID: w.pol.Trustees[i].ID, SigningKey: w.f.Trustees[i], Policy: w.pol, Store: st, Epochs: w.chain, Consistency: w.log.Consistency})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,10 +465,10 @@ func TestAttackT12_RecordPastLookback(t *testing.T) {
 func TestNewChecksIdentity(t *testing.T) {
 	w := newWorld(t, nil)
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	if _, err := trustee.New(trustee.Config{ID: "trustee-0", SigningKey: other, Policy: w.pol, Store: trustee.NewMemStore(), Epochs: w.chain}); !errors.Is(err, trustee.ErrNotTrustee) {
+	if _, err := trustee.New(trustee.Config{ID: "trustee-0", SigningKey: other, Policy: w.pol, Store: trustee.NewMemStore(), Epochs: w.chain, Consistency: w.log.Consistency}); !errors.Is(err, trustee.ErrNotTrustee) {
 		t.Fatalf("wrong key: %v", err)
 	}
-	if _, err := trustee.New(trustee.Config{ID: "mallory", SigningKey: other, Policy: w.pol, Store: trustee.NewMemStore(), Epochs: w.chain}); !errors.Is(err, trustee.ErrNotTrustee) {
+	if _, err := trustee.New(trustee.Config{ID: "mallory", SigningKey: other, Policy: w.pol, Store: trustee.NewMemStore(), Epochs: w.chain, Consistency: w.log.Consistency}); !errors.Is(err, trustee.ErrNotTrustee) {
 		t.Fatalf("unknown trustee: %v", err)
 	}
 }
@@ -547,7 +547,7 @@ func TestSharesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := w.log.Append(a.Entry)
-	fresh, err := trustee.New(trustee.Config{ID: w.pol.Trustees[0].ID, SigningKey: w.f.Trustees[0], Policy: w.pol, Store: w.stores[0], Epochs: w.chain})
+	fresh, err := trustee.New(trustee.Config{ID: w.pol.Trustees[0].ID, SigningKey: w.f.Trustees[0], Policy: w.pol, Store: w.stores[0], Epochs: w.chain, Consistency: w.log.Consistency})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,4 +563,63 @@ func TestSharesAfterRestart(t *testing.T) {
 	if _, err := fresh.SharesFor(ctx, &other, w.log.Include(idx, 2)); !errors.Is(err, trustee.ErrNotLogged) {
 		t.Fatalf("release for other records: %v", err)
 	}
+}
+
+// TestAttackT4_ForkAcrossRequests: the log operator, with w colluding
+// witnesses, shows a trustee a fork: both branches are properly cosigned,
+// but the trustee remembers the checkpoint it accepted first and the second
+// branch is not consistent with it.
+func TestAttackT4_ForkAcrossRequests(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := context.Background()
+	s, salt, incl := w.warrant(nil)
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{w.epoch("g", 5, now-5*day, now-4*day, "alice", "bob")}}
+	a, err := w.trustees[0].Decide(ctx, req, w.ledger(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := w.log.Append(a.Entry)
+	if _, err := w.trustees[0].Shares(ctx, a, w.log.Include(idx, 2)); err != nil {
+		t.Fatal(err)
+	}
+	// Trustee 0 has now accepted a checkpoint of size 2: [warrant, release].
+	// The fork keeps the warrant, then tells another story from index 1 on.
+	fork := w.log.Fork(1)
+	other := *w
+	other.log = fork
+	s2, salt2, _ := other.warrant(func(x *warrant.Warrant) { x.CaseNumber = "fork" })
+	fork.Append(filler(t, "only in the fork"))
+	forkIncl := fork.Include(1, 2)
+	req2 := &trustee.Request{Warrant: s2, Salt: salt2, WarrantEntry: forkIncl, Records: req.Records}
+	// A trustee that never saw the main branch would accept the fork ...
+	naive, err := trustee.New(trustee.Config{ID: w.pol.Trustees[1].ID, SigningKey: w.f.Trustees[1], Policy: w.pol, Store: trustee.NewMemStore(), Epochs: w.chain, Consistency: fork.Consistency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := naive.Decide(ctx, req2, w.ledger(), now); err != nil {
+		t.Fatalf("fork alone should verify (it is cosigned): %v", err)
+	}
+	// ... but trustee 0 remembers the main branch (and so do the witnesses
+	// that were not in the collusion).
+	forked, err := trustee.New(trustee.Config{ID: w.pol.Trustees[0].ID, SigningKey: w.f.Trustees[0], Policy: w.pol, Store: w.stores[0], Epochs: w.chain, Consistency: fork.Consistency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := forked.Decide(ctx, req2, w.ledger(), now); !errors.Is(err, trustee.ErrNotLogged) || !errors.Is(err, accesslog.ErrInconsistent) {
+		t.Fatalf("fork after the main branch: %v", err)
+	}
+	// The main branch, grown, is still accepted.
+	w.log.Append(filler(t, "later"))
+	req.WarrantEntry = w.log.Include(incl.Index, 2)
+	if _, err := w.trustees[0].Decide(ctx, req, w.ledger(), now); err != nil {
+		t.Fatalf("main branch after growth: %v", err)
+	}
+}
+
+func filler(t *testing.T, ref string) []byte {
+	b, err := accesslog.Marshal(&accesslog.Evidence{Kind: accesslog.EvidenceAbuseReport, Jurisdiction: "A", Time: now, Ref: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -5,6 +5,8 @@
 package trusteetest
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	f_log "github.com/transparency-dev/formats/log"
@@ -66,6 +68,31 @@ func path(m int, d [][]byte) [][]byte {
 	return append(path(m-k, d[k:]), mth(d[:k]))
 }
 
+func subproof(m int, d [][]byte, complete bool) [][]byte {
+	n := len(d)
+	if m == n {
+		if complete {
+			return nil
+		}
+		return [][]byte{mth(d)}
+	}
+	k := split(n)
+	if m <= k {
+		return append(subproof(m, d[:k], complete), mth(d[k:]))
+	}
+	return append(subproof(m-k, d[k:], false), mth(d[:k]))
+}
+
+// Consistency returns the RFC 6962 (Section 2.1.2) consistency proof between
+// the log's first from and first to entries; it has the signature of
+// trustee.Config.Consistency.
+func (l *Log) Consistency(_ context.Context, from, to uint64) ([][]byte, error) {
+	if from == 0 || from > to || to > uint64(len(l.entries)) {
+		return nil, fmt.Errorf("trusteetest: no consistency proof %d..%d of a log of %d", from, to, len(l.entries))
+	}
+	return subproof(int(from), l.entries[:to], true), nil
+}
+
 // Checkpoint signs a checkpoint of the whole log with the log key and the
 // first cosigners witnesses of the fixture.
 func (l *Log) Checkpoint(cosigners int) []byte {
@@ -98,4 +125,11 @@ func (l *Log) Include(index uint64, cosigners int) trustee.Inclusion {
 		Entry:      l.entries[index],
 		Proof:      path(int(index), l.entries),
 	}
+}
+
+// Fork returns a log that shares the first keep entries with l and then
+// goes its own way: what a log operator colluding with witnesses could show
+// some parties (split view).
+func (l *Log) Fork(keep int) *Log {
+	return &Log{t: l.t, f: l.f, entries: append([][]byte(nil), l.entries[:keep]...)}
 }

@@ -58,4 +58,18 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) (trustee.Store, fun
 			t.Fatalf("Periods = %v, %v", ps, err)
 		}
 	})
+	t.Run("LatestCheckpoint", func(t *testing.T) {
+		s, _ := newStore(t)
+		if cp, err := s.LatestCheckpoint(ctx); err != nil || cp != nil {
+			t.Fatalf("empty store: %q %v", cp, err)
+		}
+		for _, cp := range []string{"checkpoint 1\n", "checkpoint 2\n"} {
+			if err := s.SetLatestCheckpoint(ctx, []byte(cp)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.LatestCheckpoint(ctx); err != nil || string(got) != cp {
+				t.Fatalf("LatestCheckpoint = %q %v", got, err)
+			}
+		}
+	})
 }
