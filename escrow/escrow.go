@@ -186,6 +186,15 @@ func derive(pEnc, header []byte, k, n int) (*derivation, error) {
 	return &derivation{key: key, shares: shares, seed: seed}, nil
 }
 
+// wipe zeroes the derived secrets once a record is built or checked.
+func (d *derivation) wipe() {
+	clear(d.key)
+	clear(d.seed)
+	for _, s := range d.shares {
+		clear(s.Value)
+	}
+}
+
 func shareKey(ss, header []byte, i int) []byte {
 	return expand(ss, "daylight escrow share v1"+string(header)+string([]byte{byte(i)}), chacha20poly1305.KeySize)
 }
@@ -239,6 +248,8 @@ func Build(c Context, p Secrets, params Params) (*Record, error) {
 	aead, _ := chacha20poly1305.New(d.key)
 	rec.Payload = aead.Seal(nil, zeroNonce[:], pEnc, header)
 	rec.raw = rec.marshal()
+	d.wipe()
+	clear(pEnc)
 	return rec, nil
 }
 
@@ -462,6 +473,7 @@ func Recover(rec *Record, params Params, released []*ReleasedShare) (*Recovery, 
 			return attempts < maxAttempts
 		}
 		aead, _ := chacha20poly1305.New(key)
+		clear(key)
 		if pt, err := aead.Open(nil, zeroNonce[:], rec.Payload, rec.header); err == nil {
 			pEnc = pt
 			return false
@@ -492,6 +504,8 @@ func Recover(rec *Record, params Params, released []*ReleasedShare) (*Recovery, 
 			out.Liars = append(out.Liars, int(s.Trustee))
 		}
 	}
+	d.wipe()
+	clear(pEnc)
 	return out, nil
 }
 
