@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/daylight-im/daylight/ds"
@@ -31,8 +32,11 @@ var checks = []struct{ name, query string }{
 	{"token of a missing or revoked device", `SELECT t.device FROM tokens t LEFT JOIN devices d ON d.id = t.device WHERE d.id IS NULL OR d.revoked <> 0 OR d.username <> t.username`},
 	{"KeyPackage of a missing or revoked device", `SELECT k.device FROM keypackages k LEFT JOIN devices d ON d.id = k.device WHERE d.id IS NULL OR d.revoked <> 0`},
 	{"two last-resort KeyPackages for one device", `SELECT device FROM keypackages WHERE last_resort = 1 GROUP BY device HAVING COUNT(*) > 1`},
-	{"chunk of a missing blob", `SELECT c.blob FROM blob_chunks c LEFT JOIN blobs b ON b.id = c.blob WHERE b.id IS NULL`},
-	{"complete blob whose chunks do not add up to its size", `SELECT b.id FROM blobs b LEFT JOIN (SELECT blob, SUM(LENGTH(data)) AS n, COUNT(*) AS c, MAX(idx) AS hi FROM blob_chunks GROUP BY blob) c ON c.blob = b.id
+	{"chunk of a missing blob", `SELECT c.blob FROM blob_chunks c LEFT JOIN blobs b ON b.id = c.blob WHERE b.id IS NULL
+		UNION ALL SELECT f.blob FROM blob_files f LEFT JOIN blobs b ON b.id = f.blob WHERE b.id IS NULL`},
+	{"chunk stored both in the database and as a file", `SELECT c.blob FROM blob_chunks c JOIN blob_files f ON f.blob = c.blob AND f.idx = c.idx`},
+	{"complete blob whose chunks do not add up to its size", `SELECT b.id FROM blobs b LEFT JOIN (SELECT blob, SUM(n) AS n, COUNT(*) AS c, MAX(idx) AS hi FROM
+			(SELECT blob, idx, LENGTH(data) AS n FROM blob_chunks UNION ALL SELECT blob, idx, length FROM blob_files) GROUP BY blob) c ON c.blob = b.id
 		WHERE b.complete = 1 AND (COALESCE(c.n, 0) <> b.size OR COALESCE(c.c, 0) <> COALESCE(c.hi, -1) + 1)`},
 }
 
@@ -83,7 +87,32 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 				out = append(out, fmt.Sprintf("open membership without a leaf: group %d device %d", pk, dev))
 			}
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Every chunk recorded as a file exists with its recorded length.
+		frows, err := tx.QueryContext(ctx, `SELECT blob, idx, length FROM blob_files`)
+		if err != nil {
+			return err
+		}
+		defer frows.Close()
+		for frows.Next() {
+			var id string
+			var idx int
+			var n int64
+			if err := frows.Scan(&id, &idx, &n); err != nil {
+				return err
+			}
+			p, err := s.chunkPath(id, idx)
+			if err != nil {
+				out = append(out, fmt.Sprintf("blob file with a bad id: %q", id))
+				continue
+			}
+			if fi, err := os.Stat(p); err != nil || fi.Size() != n {
+				out = append(out, fmt.Sprintf("blob file missing or of the wrong size: %s chunk %d", id, idx))
+			}
+		}
+		return frows.Err()
 	})
 	return out, err
 }

@@ -403,8 +403,6 @@ func (s *Store) GC(ctx context.Context, now, retainAfter, staleUploads time.Time
 			{`DELETE FROM challenges WHERE expires <= ?`, []any{us(now)}},
 			{`DELETE FROM tokens WHERE expires <= ?`, []any{us(now)}},
 			{`DELETE FROM keypackages WHERE expires <= ?`, []any{us(now)}},
-			{`DELETE FROM blob_chunks WHERE blob IN (SELECT id FROM blobs WHERE created < ? OR (complete = 0 AND created < ?))`, []any{us(retainAfter), us(staleUploads)}},
-			{`DELETE FROM blobs WHERE created < ? OR (complete = 0 AND created < ?)`, []any{us(retainAfter), us(staleUploads)}},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 				return fmt.Errorf("store/sqlite: gc: %w", err)
@@ -412,7 +410,34 @@ func (s *Store) GC(ctx context.Context, now, retainAfter, staleUploads time.Time
 		}
 		return nil
 	})
-	return deleted, err
+	if err != nil {
+		return deleted, err
+	}
+	var expired []string
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM blobs WHERE created < ? OR (complete = 0 AND created < ?)`, us(retainAfter), us(staleUploads))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			expired = append(expired, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return deleted, fmt.Errorf("store/sqlite: gc blobs: %w", err)
+	}
+	for _, id := range expired {
+		if err := s.DeleteBlob(ctx, id); err != nil {
+			return deleted, fmt.Errorf("store/sqlite: gc blob %s: %w", id, err)
+		}
+	}
+	return deleted, nil
 }
 
 func stmtIDs(ctx context.Context, st *sql.Stmt, args ...any) ([]ds.DeviceID, error) {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,12 +31,17 @@ type Config struct {
 	Path string
 	// ReadConns bounds the read pool (default: 2 × GOMAXPROCS).
 	ReadConns int
+	// BlobDir, if set, keeps attachment bytes as files under this directory
+	// (written atomically: temporary file, fsync, rename, fsync directory)
+	// instead of in the database; metadata stays in the database.
+	BlobDir string
 }
 
 // Store is a ds.Store over SQLite. Safe for concurrent use.
 type Store struct {
-	w, r  *sql.DB
-	stmts stmts
+	w, r    *sql.DB
+	stmts   stmts
+	blobDir string
 }
 
 var _ ds.Store = (*Store)(nil)
@@ -83,7 +89,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, blobDir: cfg.BlobDir}
+	if cfg.BlobDir != "" {
+		if err := os.MkdirAll(cfg.BlobDir, 0o700); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("store/sqlite: blob directory: %w", err)
+		}
+	}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -188,6 +200,12 @@ var migrations = []string{
 		blob TEXT NOT NULL,
 		idx INTEGER NOT NULL,
 		data BLOB NOT NULL,
+		PRIMARY KEY (blob, idx)) WITHOUT ROWID;`,
+	// 2: attachment chunks kept as files (Config.BlobDir).
+	`CREATE TABLE blob_files (
+		blob TEXT NOT NULL,
+		idx INTEGER NOT NULL,
+		length INTEGER NOT NULL,
 		PRIMARY KEY (blob, idx)) WITHOUT ROWID;`,
 }
 

@@ -2,9 +2,12 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/store/sqlite"
@@ -70,5 +73,53 @@ func TestSchemaVersion(t *testing.T) {
 	db.Close()
 	if _, err := sqlite.Open(t.Context(), sqlite.Config{Path: path}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open of a newer schema: %v", err)
+	}
+}
+
+// TestConformanceBlobDir runs the suite with attachment bytes kept as files in
+// a data directory, and checks that they are files, not database rows.
+func TestConformanceBlobDir(t *testing.T) {
+	storetest.Run(t, func(t testing.TB) ds.Store {
+		dir := t.TempDir()
+		st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "daylight.db"), BlobDir: filepath.Join(dir, "blobs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "daylight.db"), BlobDir: filepath.Join(dir, "blobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id := "00112233445566778899aabbccddeeff"
+	if err := st.CreateBlob(t.Context(), ds.BlobMeta{ID: id, Owner: 1, Size: 3, ChunkSize: 3, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutBlobChunk(t.Context(), id, 0, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "blobs", "00", id, "0")
+	if b, err := os.ReadFile(p); err != nil || string(b) != "abc" {
+		t.Fatalf("chunk file %s: %q, %v", p, b, err)
+	}
+	if err := st.PutBlobChunk(t.Context(), "../../../../etc/passwd0000000000", 0, []byte("x")); !errors.Is(err, ds.ErrInvalidInput) {
+		t.Fatalf("path-like blob id: %v", err)
+	}
+	// A chunk file removed behind the store's back is reported by Check.
+	os.Remove(p)
+	if err := st.CompleteBlob(t.Context(), id, 3, [32]byte{}); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := st.Check(t.Context())
+	if err != nil || len(problems) == 0 {
+		t.Fatalf("Check with a missing chunk file: %v, %v", problems, err)
+	}
+	if err := st.DeleteBlob(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "00", id)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("blob directory left after DeleteBlob: %v", err)
 	}
 }
