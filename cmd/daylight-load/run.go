@@ -44,6 +44,7 @@ type options struct {
 	maxMsgs    int64
 	jsonOut    bool
 	insecure   bool
+	nats       string
 }
 
 // Result is the report (--json prints it).
@@ -84,12 +85,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.size, "size", 200, "application payload bytes")
 	fs.Int64Var(&o.maxMsgs, "messages", 0, "stop after this many accepted messages (0: duration only)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	fs.StringVar(&o.nats, "nats-server", "", "instead of daylightd, start this nats-server and run the same topology over NATS core pub/sub (the loopback reference)")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS verification (loopback https with the dev certificate)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
-	case (o.url == "") == (o.daylightd == ""):
+	case o.nats != "" && (o.url != "" || o.daylightd != ""):
+		return errors.New("--nats-server excludes --url and --daylightd")
+	case o.nats == "" && (o.url == "") == (o.daylightd == ""):
 		return errors.New("give exactly one of --url and --daylightd")
 	case o.clients < 2 || o.clients > 5000:
 		return errors.New("--clients must be 2..5000")
@@ -99,6 +103,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--duration must be in (0, 10m]")
 	case o.size < 16 || o.size > 64<<10:
 		return errors.New("--size must be 16..65536")
+	}
+	if o.nats != "" {
+		res, err := natsLoad(ctx, o.nats, o, stderr)
+		if err != nil {
+			return err
+		}
+		return report(o, res, stdout)
 	}
 	var cpu func() (float64, error)
 	if o.daylightd != "" {
@@ -130,6 +141,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return report(o, res, stdout)
+}
+
+func report(o options, res *Result, stdout io.Writer) error {
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
