@@ -76,7 +76,7 @@ func openStore(ctx context.Context, o *options, log *slog.Logger) (ds.Store, ds.
 		return nil, nil, "", fmt.Errorf("data directory: %w", err)
 	}
 	path := filepath.Join(o.data, "daylight.db")
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: path, BlobDir: filepath.Join(o.data, "blobs")})
 	if err != nil {
 		return nil, nil, "", err
 	}
