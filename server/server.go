@@ -54,6 +54,10 @@ type Config struct {
 	PageSize int
 	// PingInterval keeps idle WebSocket connections alive; default 30 s.
 	PingInterval time.Duration
+	// ReauthInterval is how often an open WebSocket re-checks its token, so
+	// a revoked device or an expired token loses its push channel (close
+	// code 1008; the client reconnects with a fresh token). Default 1 minute.
+	ReauthInterval time.Duration
 }
 
 // Server is the HTTP handler of daylightd. Create it with New; call Close
@@ -101,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 256
+	}
+	if cfg.ReauthInterval <= 0 {
+		cfg.ReauthInterval = time.Minute
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second

@@ -535,3 +535,30 @@ func TestWebSocketFirstFrameAuth(t *testing.T) {
 		c.CloseNow()
 	}
 }
+
+// TestWebSocketClosedOnRevoke: a revoked device loses its open push channel.
+func TestWebSocketClosedOnRevoke(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ReauthInterval = 50 * time.Millisecond })
+	alice := h.register("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(h.ts.URL, "http") + "/v1/ws"
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+alice.token)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{api.WebSocketSubprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, b, err := c.Read(ctx); err != nil || !strings.Contains(string(b), `"ready"`) {
+		t.Fatalf("ready: %s %v", b, err)
+	}
+	if r := h.do("DELETE", fmt.Sprintf("/v1/devices/%d", alice.sig.Device), alice.token, "", nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	_, _, err = c.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("revoked device's socket: want close 1008, got %v", err)
+	}
+	expect(t, "revoked token", h.do("GET", "/v1/keypackages/count", alice.token, "", nil), 401, api.CodeUnauthenticated)
+}

@@ -31,7 +31,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, _ ds.Principa
 	}
 	var p ds.Principal
 	authed := false
-	if _, ok := bearer(r); ok {
+	token, ok := bearer(r)
+	if ok {
 		// Header authentication fails as plain HTTP (401), before the upgrade.
 		if p, err = s.authenticate(r); err != nil {
 			return err
@@ -54,59 +55,73 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, _ ds.Principa
 	maxMsg := s.svc.Config().MaxMessageBytes
 	c.SetReadLimit(int64(maxMsg)*2*4/3 + 64<<10) // a send frame: message + welcome in base64
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
+	// The reader's context is the request's only: cancelling a Read's
+	// context makes coder/websocket drop the connection without a close
+	// frame, so the pusher ends the connection with c.Close instead.
+	ctx := r.Context()
+	pushCtx, cancelPush := context.WithCancel(ctx)
+	defer cancelPush()
+	stop := context.AfterFunc(s.ctx, cancelPush)
 	defer stop()
 
 	if !authed {
-		if p, err = s.wsAuth(ctx, c); err != nil {
+		if p, token, err = s.wsAuth(ctx, c); err != nil {
 			_, body := classify(err)
 			s.writeFrame(ctx, c, api.Frame{Type: api.FrameError, Error: &body})
 			c.Close(websocket.StatusPolicyViolation, "authentication failed")
 			return nil
 		}
 	}
-	conn := &wsConn{s: s, c: c, p: p, sem: make(chan struct{}, maxInflightSends), ackWake: make(chan struct{}, 1)}
+	conn := &wsConn{s: s, c: c, p: p, token: token, sem: make(chan struct{}, maxInflightSends), ackWake: make(chan struct{}, 1)}
 	if err := s.writeFrame(ctx, c, api.Frame{Type: api.FrameReady, Device: api.DeviceID(p.Device)}); err != nil {
+		c.CloseNow()
 		return nil
 	}
 	s.log.Info("websocket: open", "device", p.Device, "after", after)
 
 	var bg sync.WaitGroup
 	bg.Add(2)
-	go func() { defer bg.Done(); defer cancel(); conn.push(ctx, after) }()
-	go func() { defer bg.Done(); conn.acker(ctx) }()
-	reason := conn.read(ctx)
-	cancel()
+	go func() {
+		defer bg.Done()
+		conn.push(pushCtx, after)
+		switch {
+		case s.ctx.Err() != nil:
+			c.Close(websocket.StatusGoingAway, "server shutting down")
+		case conn.revoked.Load():
+			c.Close(websocket.StatusPolicyViolation, "token expired or device revoked; authenticate again")
+		case conn.failed.Load():
+			c.Close(websocket.StatusTryAgainLater, "queue unavailable; reconnect")
+		case pushCtx.Err() == nil:
+			c.Close(websocket.StatusInternalError, "push ended")
+		}
+	}()
+	go func() { defer bg.Done(); conn.acker(pushCtx) }()
+	if reason := conn.read(ctx); reason != nil {
+		c.Close(websocket.StatusPolicyViolation, reason.Error())
+	}
+	cancelPush()
 	bg.Wait()
 	conn.senders.Wait()
 	conn.flushAck()
-	switch {
-	case s.ctx.Err() != nil:
-		c.Close(websocket.StatusGoingAway, "server shutting down")
-	case reason != nil:
-		c.Close(websocket.StatusPolicyViolation, reason.Error())
-	default:
-		c.CloseNow()
-	}
+	c.CloseNow()
 	s.log.Info("websocket: closed", "device", p.Device)
 	return nil
 }
 
 // wsAuth reads the first frame, which must be {"type":"auth","token":...}.
-func (s *Server) wsAuth(ctx context.Context, c *websocket.Conn) (ds.Principal, error) {
+func (s *Server) wsAuth(ctx context.Context, c *websocket.Conn) (ds.Principal, string, error) {
 	actx, cancel := context.WithTimeout(ctx, wsAuthTimeout)
 	defer cancel()
 	_, b, err := c.Read(actx)
 	if err != nil {
-		return ds.Principal{}, fmt.Errorf("no auth frame: %w", errNoToken)
+		return ds.Principal{}, "", fmt.Errorf("no auth frame: %w", errNoToken)
 	}
 	var f api.Frame
 	if err := api.Decode(b, &f); err != nil || f.Type != api.FrameAuth || f.Token == "" {
-		return ds.Principal{}, fmt.Errorf("first frame must be an auth frame: %w", errNoToken)
+		return ds.Principal{}, "", fmt.Errorf("first frame must be an auth frame: %w", errNoToken)
 	}
-	return s.svc.Authorize(ctx, f.Token)
+	p, err := s.svc.Authorize(ctx, f.Token)
+	return p, f.Token, err
 }
 
 func (s *Server) writeFrame(ctx context.Context, c *websocket.Conn, f api.Frame) error {
@@ -123,6 +138,9 @@ type wsConn struct {
 	s       *Server
 	c       *websocket.Conn
 	p       ds.Principal
+	token   string // secret: never logged
+	revoked atomic.Bool
+	failed  atomic.Bool // the queue could not be read
 	sem     chan struct{}
 	senders sync.WaitGroup
 
@@ -137,11 +155,18 @@ func (w *wsConn) push(ctx context.Context, after uint64) {
 	defer unsubscribe()
 	ping := time.NewTicker(w.s.cfg.PingInterval)
 	defer ping.Stop()
+	reauth := time.NewTicker(w.s.cfg.ReauthInterval)
+	defer reauth.Stop()
 	for {
 		pg, err := w.s.svc.Fetch(ctx, w.p, after, w.s.cfg.PageSize)
 		if err != nil {
 			if ctx.Err() == nil {
-				w.s.log.Warn("websocket: fetch", "device", w.p.Device, "err", err)
+				if _, aerr := w.s.svc.Authorize(ctx, w.token); aerr != nil {
+					w.revoked.Store(true)
+				} else {
+					w.s.log.Warn("websocket: fetch", "device", w.p.Device, "err", err)
+					w.failed.Store(true)
+				}
 			}
 			return
 		}
@@ -164,6 +189,12 @@ func (w *wsConn) push(ctx context.Context, after uint64) {
 					t.Stop()
 					return
 				}
+			}
+		case <-reauth.C:
+			if _, err := w.s.svc.Authorize(ctx, w.token); errors.Is(err, ds.ErrUnauthenticated) || errors.Is(err, ds.ErrRevoked) {
+				w.s.log.Info("websocket: token no longer valid", "device", w.p.Device)
+				w.revoked.Store(true)
+				return
 			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
