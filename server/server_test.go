@@ -27,12 +27,12 @@ import (
 )
 
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	svc *ds.Service
 	ts  *httptest.Server
 }
 
-func newHarness(t *testing.T, mod func(*Config)) *harness {
+func newHarness(t testing.TB, mod func(*Config)) *harness {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "d.db")})
 	if err != nil {
@@ -561,4 +561,51 @@ func TestWebSocketClosedOnRevoke(t *testing.T) {
 		t.Fatalf("revoked device's socket: want close 1008, got %v", err)
 	}
 	expect(t, "revoked token", h.do("GET", "/v1/keypackages/count", alice.token, "", nil), 401, api.CodeUnauthenticated)
+}
+
+// TestShutdownClosesWebSockets: Close ends open push channels with 1001
+// and answers waiting long-polls.
+func TestShutdownClosesWebSockets(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "d.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, _ := ds.New(ds.Config{Store: st, Validator: dstest.Fake{}})
+	defer svc.Close()
+	srv, _ := New(Config{Service: svc, PerIP: &Rate{}, PerAccount: &Rate{}})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	h := &harness{t: t, svc: svc, ts: ts}
+	alice := h.register("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+alice.token)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/v1/ws", &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Read(ctx) // ready
+	poll := make(chan resp, 1)
+	go func() { poll <- h.do("GET", "/v1/messages?wait=30", alice.token, "", nil) }()
+	time.Sleep(100 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("want close 1001, got %v", err)
+	}
+	select {
+	case r := <-poll:
+		if r.status != 200 {
+			t.Fatalf("long-poll on shutdown: %d %s", r.status, r.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("long-poll still waiting after Close")
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
 }
