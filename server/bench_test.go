@@ -66,4 +66,3 @@ func BenchmarkSendWebSocketParallel(b *testing.B) {
 		}
 	})
 }
-
