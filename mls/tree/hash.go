@@ -125,7 +125,7 @@ func (t *Tree) nodeParentHash(d NodeIndex) ([]byte, bool) {
 		return nil, false
 	}
 	if d.IsLeaf() {
-		ln := &t.leaves[d.Leaf()].node
+		ln := t.leaves[d.Leaf()].node
 		if ln.Source != wire.LeafNodeSourceCommit {
 			return nil, false
 		}

@@ -38,11 +38,13 @@ var (
 	ErrInvalidKeyPackage = errors.New("mls/tree: invalid key package")
 )
 
+// leafSlot holds an immutable leaf (nil means blank): Clone copies one
+// pointer per leaf, so staging a commit on a large tree is cheap.
 type leafSlot struct {
-	node wire.LeafNode // node.Raw == nil means blank
+	node *wire.LeafNode
 }
 
-func (l *leafSlot) blank() bool { return l.node.Raw == nil }
+func (l *leafSlot) blank() bool { return l.node == nil }
 
 type parentSlot struct {
 	key        []byte // nil means blank
@@ -95,7 +97,7 @@ func (t *Tree) Leaf(l LeafIndex) (*wire.LeafNode, bool) {
 	if int(l) >= len(t.leaves) || t.leaves[l].blank() {
 		return nil, false
 	}
-	return &t.leaves[l].node, true
+	return t.leaves[l].node, true
 }
 
 // IsBlank reports whether node x is blank (or outside the tree).
@@ -140,7 +142,7 @@ func (t *Tree) UnmergedLeaves(x NodeIndex) []uint32 {
 // Members calls f for every non-blank leaf in index order; f returns false to stop.
 func (t *Tree) Members(f func(LeafIndex, *wire.LeafNode) bool) {
 	for i := range t.leaves {
-		if !t.leaves[i].blank() && !f(LeafIndex(i), &t.leaves[i].node) {
+		if !t.leaves[i].blank() && !f(LeafIndex(i), t.leaves[i].node) {
 			return
 		}
 	}
@@ -174,12 +176,8 @@ func (t *Tree) invalidate(x NodeIndex) {
 
 // canonicalLeaf returns a copy of ln whose fields alias its own fresh
 // encoding, so the tree never shares memory with the caller.
-func canonicalLeaf(ln *wire.LeafNode) (wire.LeafNode, error) {
-	c, err := wire.ParseLeafNode(ln.Marshal())
-	if err != nil {
-		return wire.LeafNode{}, err
-	}
-	return *c, nil
+func canonicalLeaf(ln *wire.LeafNode) (*wire.LeafNode, error) {
+	return wire.ParseLeafNode(ln.Marshal())
 }
 
 // setLeaf stores ln (nil blanks the leaf).
@@ -426,14 +424,15 @@ func FromWire(s *suite.Suite, rt wire.RatchetTree) (*Tree, error) {
 			if node.Leaf == nil {
 				return nil, fmt.Errorf("%w: node %d: parent node at a leaf position", ErrInvalidTree, i)
 			}
-			t.leaves[x.Leaf()] = leafSlot{node: *node.Leaf}
-			if t.leaves[x.Leaf()].node.Raw == nil {
-				c, err := canonicalLeaf(node.Leaf)
+			c := *node.Leaf
+			if c.Raw == nil {
+				cc, err := canonicalLeaf(node.Leaf)
 				if err != nil {
 					return nil, err
 				}
-				t.leaves[x.Leaf()].node = c
+				c = *cc
 			}
+			t.leaves[x.Leaf()] = leafSlot{node: &c}
 			continue
 		}
 		if node.Parent == nil {
@@ -475,7 +474,7 @@ func (t *Tree) Wire() wire.RatchetTree {
 			continue
 		}
 		if xi.IsLeaf() {
-			rt[x] = &wire.Node{Leaf: &t.leaves[xi.Leaf()].node}
+			rt[x] = &wire.Node{Leaf: t.leaves[xi.Leaf()].node}
 		} else {
 			p := &t.parents[x>>1]
 			rt[x] = &wire.Node{Parent: &wire.ParentNode{EncryptionKey: p.key, ParentHash: p.parentHash, UnmergedLeaves: p.unmerged}}
