@@ -32,6 +32,8 @@ type options struct {
 	shutdown     time.Duration
 	fakeMLS      bool
 	accessLog    bool
+	keyDir       bool
+	keyDirEpoch  time.Duration
 	logOrigin    string
 	cpuProfile   string
 }
@@ -58,6 +60,8 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 20*time.Second, "graceful shutdown budget")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (debugging)")
 	fs.BoolVar(&o.accessLog, "access-log", true, "run the access log (C2SP tlog-tiles) in <data>/log and serve it at /log/")
+	fs.BoolVar(&o.keyDir, "keydir", true, "run the key-transparency directory at /keydir/ (needs --access-log)")
+	fs.DurationVar(&o.keyDirEpoch, "keydir-epoch", 5*time.Second, "key directory epoch interval")
 	fs.StringVar(&o.logOrigin, "log-origin", "localhost/daylight-log", "access log checkpoint origin (set it to your public name before the first start; it is signed into every checkpoint)")
 	fs.BoolVar(&o.fakeMLS, "testing-only-fake-mls", false, "TESTING ONLY: validate with ds/dstest's toy framing instead of MLS (load and crash tests)")
 	return fs

@@ -170,7 +170,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	go svc.RunMaintenance(mctx, 10*time.Second)
 
 	var logHandler http.Handler
-	var logNote string
+	var logNote, kdNote string
+	var kdHandler http.Handler
 	if o.accessLog {
 		al, err := tlog.Open(ctx, tlog.Config{Dir: filepath.Join(o.data, "log"), Origin: o.logOrigin, Logger: log})
 		if err != nil {
@@ -183,9 +184,20 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}()
 		logHandler = http.StripPrefix("/log", al.Handler())
 		logNote = "access log at /log/ (verifier key " + al.VKey() + ")"
+		if o.keyDir {
+			kd, err := openKeyDirectory(ctx, o, al, log)
+			if err != nil {
+				return err
+			}
+			published := make(chan struct{})
+			defer func() { stopMaint(); <-published; kd.store.Close() }()
+			kdHandler = kd.handler(log)
+			kdNote = kd.note
+			go func() { kd.publish(mctx, o.keyDirEpoch, log); close(published) }()
+		}
 	}
 	srv, err := server.New(server.Config{
-		Service: svc, Logger: log, LogHandler: logHandler,
+		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler,
 		PerIP:      &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
 		PerAccount: &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
 	})
@@ -211,6 +223,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	if logNote != "" {
 		fmt.Fprintf(stdout, "daylightd: %s\n", logNote)
+	}
+	if kdNote != "" {
+		fmt.Fprintf(stdout, "daylightd: %s\n", kdNote)
 	}
 	log.Info("daylightd started", "url", url, "database", where)
 
