@@ -122,7 +122,9 @@ func (cn *Conn) fail(err error) {
 }
 
 // Pages delivers pushed pages in queue order; it is closed when the
-// connection ends (Err tells why). Process a page, then Ack its Cursor.
+// connection ends (Err tells why). Process a page, then Ack its Cursor. The
+// caller must keep draining Pages: frames are read in order, so an undrained
+// channel also holds back the receipts of Send.
 func (cn *Conn) Pages() <-chan api.Page { return cn.pages }
 
 // Done is closed when the connection has ended.
