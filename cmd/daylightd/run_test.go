@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -14,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/client/transport"
 )
 
 func TestOptionsPrecedence(t *testing.T) {
@@ -87,6 +92,21 @@ func TestServeDefaultsTLSAndShutdown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
 		t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+	}
+	// The real validator: accounts work, malformed MLS is refused with a clear code.
+	c, err := transport.New(transport.Config{BaseURL: url, TLS: &tls.Config{RootCAs: pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	if _, err := c.Register(ctx, "alice", "laptop", key); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	if _, err := c.Send(ctx, []byte("not an MLSMessage")); !api.HasCode(err, api.CodeInvalidMessage) {
+		t.Fatalf("garbage MLS: want invalid_message, got %v", err)
+	}
+	if err := c.UploadKeyPackages(ctx, [][]byte{{0, 1, 0, 5}}); !api.HasCode(err, api.CodeInvalidMessage) {
+		t.Fatalf("garbage KeyPackage: want invalid_message, got %v", err)
 	}
 	if st, _ := os.Stat(filepath.Join(data, devKeyFile)); st.Mode().Perm() != 0o600 {
 		t.Fatalf("dev key mode %v, want 0600", st.Mode().Perm())
