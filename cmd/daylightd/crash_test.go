@@ -221,7 +221,12 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 			after = pg.Cursor
 		}
 		bySeq := map[uint64][]byte{}
+		seenData := map[string]bool{}
 		for i, d := range got {
+			if seenData[string(d.Data)] {
+				t.Fatalf("group %d: message at seq %d delivered twice", g, d.Seq)
+			}
+			seenData[string(d.Data)] = true
 			if i > 0 && d.Seq <= got[i-1].Seq {
 				t.Fatalf("group %d: delivery seq %d after %d: reordered or duplicated", g, d.Seq, got[i-1].Seq)
 			}
