@@ -62,9 +62,11 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 			st.Close()
 		}
 	})
-	common := []string{"--addr", "127.0.0.1:0", "--insecure-http", "--testing-only-fake-mls", "--postgres", dsn, "--postgres-schema", schema, "--data", t.TempDir()}
-	urlA := startInProcess(t, common...)
-	urlB := startInProcess(t, common...)
+	common := []string{"--addr", "127.0.0.1:0", "--insecure-http", "--testing-only-fake-mls", "--postgres", dsn, "--postgres-schema", schema}
+	// One replica runs the access log and key directory (one log per
+	// deployment); the other only delivers.
+	urlA := startInProcess(t, append(common, "--data", t.TempDir())...)
+	urlB := startInProcess(t, append(common, "--data", t.TempDir(), "--access-log=false")...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
