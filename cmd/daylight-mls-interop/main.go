@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(mlsclient.RecoverPanics))
 	mlspb.RegisterMLSClientServer(srv, mlsclient.New(mlsclient.Config{Name: *name, Logger: logger}))
 	fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
 

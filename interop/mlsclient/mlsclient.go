@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -87,4 +88,15 @@ func servedSuites() []uint32 { return []uint32{0x0001, 0x0003, 0x004D} }
 // SupportedCiphersuites implements the SupportedCiphersuites RPC.
 func (s *Server) SupportedCiphersuites(context.Context, *pb.SupportedCiphersuitesRequest) (*pb.SupportedCiphersuitesResponse, error) {
 	return &pb.SupportedCiphersuitesResponse{Ciphersuites: servedSuites()}, nil
+}
+
+// RecoverPanics is a gRPC unary interceptor that turns a panic in a handler into an
+// Internal status, so one bad request does not kill the server under the runner.
+func RecoverPanics(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = status.Errorf(codes.Internal, "daylight: %s panicked: %v", info.FullMethod, r)
+		}
+	}()
+	return handler(ctx, req)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 type result struct {
@@ -66,7 +67,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 			}
 			f++
 			if firstErr == "" {
-				firstErr = fmt.Sprintf("suite %d encrypt=%v step %d %s: %v", res.CipherSuite, res.EncryptFlag, *res.FailedStep, res.FailedStepJSON, res.Error)
+				firstErr = fmt.Sprintf("suite %d encrypt=%v step %d %s: %v", res.CipherSuite, res.EncryptFlag, *res.FailedStep, strings.Join(strings.Fields(res.FailedStepJSON), " "), res.Error)
 			}
 		}
 		pass += p

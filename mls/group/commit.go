@@ -371,11 +371,20 @@ func (g *Group) Merge(sc *StagedCommit) error {
 }
 
 func (g *Group) apply(sc *StagedCommit) {
+	if g.secrets != nil && g.secretTree != nil {
+		if sd, err := keyschedule.NewSenderDataSecret(g.cs, g.secrets.SenderData.Bytes()); err == nil {
+			g.past = append(g.past, &pastEpoch{pub: g.publicState, secretTree: g.secretTree, senderData: sd})
+		} else {
+			g.secretTree.Destroy()
+		}
+		for len(g.past) > maxPastEpochs {
+			g.past[0].secretTree.Destroy()
+			g.past[0].senderData.Destroy()
+			g.past = g.past[1:]
+		}
+	}
 	if g.secrets != nil {
 		g.secrets.Destroy()
-	}
-	if g.secretTree != nil {
-		g.secretTree.Destroy()
 	}
 	for n, kp := range g.privs {
 		if nk, ok := sc.privs[n]; !ok || !bytes.Equal(nk.priv, kp.priv) {

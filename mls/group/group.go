@@ -45,7 +45,21 @@ type Group struct {
 
 	removed bool
 	reinit  *reInit
+
+	// past holds the last few epochs' receive state, for application messages that
+	// arrive after a commit (RFC 9420, Section 15.2 allows keeping them briefly).
+	past []*pastEpoch
 }
+
+// pastEpoch is what decrypting a late application message of an old epoch needs.
+type pastEpoch struct {
+	pub        publicState
+	secretTree *secrettree.Tree
+	senderData *keyschedule.SenderDataSecret
+}
+
+// maxPastEpochs bounds how many old epochs keep their secret trees.
+const maxPastEpochs = 2
 
 // Epoch returns the current epoch number.
 func (g *Group) Epoch() uint64 { return g.ctx.epoch }

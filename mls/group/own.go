@@ -134,9 +134,11 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	}
 	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.cs, g.interim, input)
 	sc.ctx = newCtx
-	init := g.secrets.Init
+	var init *keyschedule.InitSecret
 	if ext != nil {
 		init = ext.init
+	} else {
+		init = g.secrets.Init
 	}
 	psk, err := g.pskSecret(a.psks, nil)
 	if err != nil {
