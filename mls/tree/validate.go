@@ -328,6 +328,25 @@ func (t *Tree) Validate(c TreeCheck) error {
 	if err != nil {
 		return err
 	}
+	return t.VerifyUnmergedLeaves()
+}
+
+// VerifyUnmergedLeaves checks every unmerged_leaves entry of every non-blank
+// parent names a non-blank descendant leaf listed at every non-blank node in
+// between, without repeats, and that no encryption key appears in two nodes
+// (RFC 9420, Section 12.4.3.1).
+func (t *Tree) VerifyUnmergedLeaves() error {
+	encKeys := make(map[string]NodeIndex, 2*len(t.leaves))
+	for i := range t.leaves {
+		if t.leaves[i].blank() {
+			continue
+		}
+		x := LeafIndex(i).Node()
+		if j, dup := encKeys[string(t.leaves[i].node.EncryptionKey)]; dup {
+			return fmt.Errorf("%w: nodes %d and %d share an encryption_key", ErrInvalidTree, j, x)
+		}
+		encKeys[string(t.leaves[i].node.EncryptionKey)] = x
+	}
 	n := t.NumLeaves()
 	for pi := range t.parents {
 		p := &t.parents[pi]

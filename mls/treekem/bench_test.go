@@ -120,7 +120,7 @@ func (f *fixture) private(l LeafIndex) *PrivateState {
 	ps := NewPrivateState(f.s, l, f.leafPriv[l])
 	for _, x := range treemath.DirectPath(nil, l.Node(), f.tree.NumLeaves()) {
 		if k, ok := f.nodePriv[x]; ok {
-			ps.set(x, k)
+			ps.set(x, append([]byte(nil), k...))
 		}
 	}
 	return ps
