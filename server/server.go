@@ -54,6 +54,10 @@ type Config struct {
 	PageSize int
 	// PingInterval keeps idle WebSocket connections alive; default 30 s.
 	PingInterval time.Duration
+	// WebSocketOrigins are the Origin host patterns (path.Match syntax, e.g.
+	// "chat.example.org", "*.example.org") a browser WebSocket may come from
+	// besides the server's own host; default none (same origin only).
+	WebSocketOrigins []string
 	// ReauthInterval is how often an open WebSocket re-checks its token, so
 	// a revoked device or an expired token loses its push channel (close
 	// code 1008; the client reconnects with a fresh token). Default 1 minute.

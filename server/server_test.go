@@ -609,3 +609,23 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 }
+
+func TestWebSocketOrigins(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebSocketOrigins = []string{"chat.example.org"} })
+	alice := h.register("alice")
+	url := "ws" + strings.TrimPrefix(h.ts.URL, "http") + "/v1/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for origin, ok := range map[string]bool{"https://chat.example.org": true, "https://evil.example": false} {
+		hdr := http.Header{}
+		hdr.Set("Authorization", "Bearer "+alice.token)
+		hdr.Set("Origin", origin)
+		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: hdr})
+		if (err == nil) != ok {
+			t.Fatalf("origin %s: dial error %v, want allowed=%v", origin, err, ok)
+		}
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+}

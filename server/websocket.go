@@ -42,6 +42,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, _ ds.Principa
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{api.WebSocketSubprotocol},
 		CompressionMode: websocket.CompressionDisabled,
+		OriginPatterns:  s.cfg.WebSocketOrigins,
 	})
 	if err != nil {
 		s.log.Debug("websocket: accept", "err", err)

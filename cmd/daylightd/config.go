@@ -33,6 +33,7 @@ type options struct {
 	fakeMLS      bool
 	accessLog    bool
 	keyDir       bool
+	wsOrigins    string
 	keyDirEpoch  time.Duration
 	logOrigin    string
 	cpuProfile   string
@@ -60,6 +61,7 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 20*time.Second, "graceful shutdown budget")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (debugging)")
 	fs.BoolVar(&o.accessLog, "access-log", true, "run the access log (C2SP tlog-tiles) in <data>/log and serve it at /log/")
+	fs.StringVar(&o.wsOrigins, "ws-origins", "", "comma-separated Origin host patterns allowed for browser WebSockets besides same-origin (e.g. chat.example.org)")
 	fs.BoolVar(&o.keyDir, "keydir", true, "run the key-transparency directory at /keydir/ (needs --access-log)")
 	fs.DurationVar(&o.keyDirEpoch, "keydir-epoch", 5*time.Second, "key directory epoch interval")
 	fs.StringVar(&o.logOrigin, "log-origin", "localhost/daylight-log", "access log checkpoint origin (set it to your public name before the first start; it is signed into every checkpoint)")

@@ -198,8 +198,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{
 		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler,
-		PerIP:      &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
-		PerAccount: &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
+		WebSocketOrigins: splitList(o.wsOrigins),
+		PerIP:            &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
+		PerAccount:       &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
 	})
 	if err != nil {
 		return err
@@ -256,4 +257,15 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	svc.Close() // commits what was queued
 	fmt.Fprintln(stdout, "daylightd: stopped")
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
