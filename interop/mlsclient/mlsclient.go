@@ -10,6 +10,7 @@ package mlsclient
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/daylight-im/daylight/internal/interop/mlspb"
+	"github.com/daylight-im/daylight/mls/group"
 )
 
 // Config configures a Server.
@@ -44,16 +46,19 @@ type Server struct {
 	rand io.Reader
 	now  func() time.Time
 
-	mu     sync.Mutex
-	nextID uint32
-	joins  map[uint32]*join
-	states map[uint32]*member
+	mu      sync.Mutex
+	nextID  uint32
+	joins   map[uint32]*join
+	states  map[uint32]*member
+	signers map[uint32]*group.ExternalSigner
 }
+
+var errNoDescription = errors.New("missing proposal description")
 
 // New returns a Server.
 func New(cfg Config) *Server {
 	s := &Server{name: cfg.Name, log: cfg.Logger, rand: cfg.Rand, now: cfg.Now,
-		joins: map[uint32]*join{}, states: map[uint32]*member{}}
+		joins: map[uint32]*join{}, states: map[uint32]*member{}, signers: map[uint32]*group.ExternalSigner{}}
 	if s.name == "" {
 		s.name = "Daylight"
 	}

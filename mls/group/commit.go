@@ -487,6 +487,12 @@ func (g *Group) Propose(spec ProposalSpec) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: Propose: %w", err)
 	}
+	if pr.typ == propPSK {
+		// A member proposes only PSKs it holds (Section 12.1.4).
+		if _, err := g.pskSecret([]pskID{*pr.psk}, nil); err != nil {
+			return nil, fmt.Errorf("mls/group: Propose: %w", err)
+		}
+	}
 	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
 		ContentType: framing.ContentProposal, Body: pr.bytes()}
 	ac, err := framing.Sign(g.cs, g.sigPriv, g.handshakeWireFormat(), content, g.ctxBytes)
@@ -570,9 +576,6 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		id := &pskID{typ: pskExternal, id: clone(spec.PSKID), nonce: nonce}
 		if spec.Type == ProposalResumptionPSK {
 			id = &pskID{typ: pskResumption, usage: usageApplication, groupID: clone(g.ctx.groupID), epoch: spec.Epoch, nonce: nonce}
-		}
-		if _, err := g.pskSecret([]pskID{*id}, nil); err != nil {
-			return nil, nil, err
 		}
 		return &proposal{typ: propPSK, psk: id}, nil, nil
 	case ProposalGroupContextExtensions:
