@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/tree"
@@ -347,36 +348,44 @@ func (p *Pending) Encrypt(groupContext []byte) (*wire.UpdatePath, error) {
 			jobs = append(jobs, encJob{node: i, slot: j, pub: p.t.EncryptionKey(r)})
 		}
 	}
-	run := func(jobs []encJob) error {
-		for _, j := range jobs {
-			kem, ct, err := p.s.EncryptWithLabel(j.pub, labelUpdatePathNode, groupContext, p.pathSecrets[j.node])
-			if err != nil {
-				return fmt.Errorf("mls/treekem: encrypting path secret for node %d: %w", p.fdp[j.node], err)
-			}
-			up.Nodes[j.node].EncryptedPathSecret[j.slot] = wire.HPKECiphertext{KEMOutput: kem, Ciphertext: ct}
+	encrypt := func(j encJob) error {
+		kem, ct, err := p.s.EncryptWithLabel(j.pub, labelUpdatePathNode, groupContext, p.pathSecrets[j.node])
+		if err != nil {
+			return fmt.Errorf("mls/treekem: encrypting path secret for node %d: %w", p.fdp[j.node], err)
 		}
+		up.Nodes[j.node].EncryptedPathSecret[j.slot] = wire.HPKECiphertext{KEMOutput: kem, Ciphertext: ct}
 		return nil
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if len(jobs) < parallelThreshold || workers < 2 {
-		if err := run(jobs); err != nil {
-			return nil, err
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelThreshold+1)
+	if workers < 2 {
+		for _, j := range jobs {
+			if err := encrypt(j); err != nil {
+				return nil, err
+			}
 		}
 		return up, nil
 	}
+	// Workers take jobs from a shared counter, so a core slowed by other
+	// load does not hold back the rest.
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
-	chunk := (len(jobs) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(jobs))
-		if lo >= hi {
-			break
-		}
+	for w := range workers {
 		wg.Add(1)
-		go func(w int, part []encJob) {
+		go func() {
 			defer wg.Done()
-			errs[w] = run(part)
-		}(w, jobs[lo:hi])
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					return
+				}
+				if err := encrypt(jobs[i]); err != nil {
+					errs[w] = err
+					next.Store(int64(len(jobs)))
+					return
+				}
+			}
+		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
