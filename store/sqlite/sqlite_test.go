@@ -123,3 +123,7 @@ func TestConformanceBlobDir(t *testing.T) {
 		t.Fatalf("blob directory left after DeleteBlob: %v", err)
 	}
 }
+
+func BenchmarkFetchSmall(b *testing.B) {
+	storetest.BenchFetchSmall(b, func(t testing.TB) ds.Store { return open(t, filepath.Join(t.TempDir(), "daylight.db")) })
+}

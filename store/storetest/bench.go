@@ -177,3 +177,35 @@ func BenchSendLatency(b *testing.B, newStore NewStore) {
 		}
 	}
 }
+
+// BenchFetchSmall measures one push-driven read with no concurrency: a
+// member of a group of 10 fetches the one new message of its queue and acks
+// it (the ack is a durable write of its own here; under load acks share the
+// writer's transactions).
+func BenchFetchSmall(b *testing.B, newStore NewStore) {
+	w := newBenchWorld(b, newStore, 5, 10)
+	p := w.members[0][1]
+	sender := w.members[0][0]
+	payload := make([]byte, 200)
+	var i uint64
+	ctx := context.Background()
+	var cur uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		binary.BigEndian.PutUint64(payload, i)
+		b.StopTimer()
+		if _, err := w.svc.Send(ctx, sender, dstest.Application(w.groups[0], 1, payload), nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		pg, err := w.svc.Fetch(ctx, p, cur, 100)
+		if err != nil || len(pg.Deliveries) != 1 {
+			b.Fatalf("fetch: %d, %v", len(pg.Deliveries), err)
+		}
+		cur = pg.Cursor
+		if err := w.svc.Ack(ctx, p, cur); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
