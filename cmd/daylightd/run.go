@@ -198,9 +198,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{
 		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler,
-		WebSocketOrigins: splitList(o.wsOrigins),
-		PerIP:            &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
-		PerAccount:       &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
+		WebSocketOrigins: splitList(o.wsOrigins), PushDelay: o.pushDelay,
+		PerIP:      &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
+		PerAccount: &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
 	})
 	if err != nil {
 		return err
