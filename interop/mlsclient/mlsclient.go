@@ -51,6 +51,7 @@ type Server struct {
 	joins   map[uint32]*join
 	states  map[uint32]*member
 	signers map[uint32]*group.ExternalSigner
+	reinits map[uint32]*reinit
 }
 
 var errNoDescription = errors.New("missing proposal description")
@@ -58,7 +59,7 @@ var errNoDescription = errors.New("missing proposal description")
 // New returns a Server.
 func New(cfg Config) *Server {
 	s := &Server{name: cfg.Name, log: cfg.Logger, rand: cfg.Rand, now: cfg.Now,
-		joins: map[uint32]*join{}, states: map[uint32]*member{}, signers: map[uint32]*group.ExternalSigner{}}
+		joins: map[uint32]*join{}, states: map[uint32]*member{}, signers: map[uint32]*group.ExternalSigner{}, reinits: map[uint32]*reinit{}}
 	if s.name == "" {
 		s.name = "Daylight"
 	}

@@ -23,6 +23,7 @@ type join struct {
 type member struct {
 	g       *group.Group
 	psks    group.PSKStore
+	encrypt bool
 	pending bool // a Commit was created and awaits HandlePendingCommit
 }
 
@@ -80,7 +81,7 @@ func (s *Server) CreateGroup(_ context.Context, req *pb.CreateGroupRequest) (*pb
 		return nil, s.fail("CreateGroup", err)
 	}
 	id := s.newID()
-	s.states[id] = &member{g: g, psks: psks}
+	s.states[id] = &member{g: g, psks: psks, encrypt: req.EncryptHandshake}
 	return &pb.CreateGroupResponse{StateId: id}, nil
 }
 
@@ -120,7 +121,7 @@ func (s *Server) JoinGroup(_ context.Context, req *pb.JoinGroupRequest) (*pb.Joi
 		return nil, s.fail("JoinGroup", err)
 	}
 	id := s.newID()
-	s.states[id] = &member{g: g, psks: j.psks}
+	s.states[id] = &member{g: g, psks: j.psks, encrypt: req.EncryptHandshake}
 	return &pb.JoinGroupResponse{StateId: id, EpochAuthenticator: g.EpochAuthenticator()}, nil
 }
 
@@ -144,7 +145,7 @@ func (s *Server) ExternalJoin(_ context.Context, req *pb.ExternalJoinRequest) (*
 		return nil, s.fail("ExternalJoin", err)
 	}
 	id := s.newID()
-	s.states[id] = &member{g: g, psks: psks}
+	s.states[id] = &member{g: g, psks: psks, encrypt: req.EncryptHandshake}
 	return &pb.ExternalJoinResponse{StateId: id, Commit: commit, EpochAuthenticator: g.EpochAuthenticator()}, nil
 }
 

@@ -105,6 +105,10 @@ type ProposalSpec struct {
 	GroupID     []byte
 	CipherSuite suite.ID
 	Extensions  []Extension
+
+	// Resumption PSKs of subgroups (branch, reinit) name another group and usage.
+	pskUsage   uint8
+	pskGroupID []byte
 }
 
 // CommitOptions configures Group.Commit.

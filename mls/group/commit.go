@@ -576,6 +576,9 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		id := &pskID{typ: pskExternal, id: clone(spec.PSKID), nonce: nonce}
 		if spec.Type == ProposalResumptionPSK {
 			id = &pskID{typ: pskResumption, usage: usageApplication, groupID: clone(g.ctx.groupID), epoch: spec.Epoch, nonce: nonce}
+			if spec.pskUsage != 0 {
+				id.usage, id.groupID = spec.pskUsage, clone(spec.pskGroupID)
+			}
 		}
 		return &proposal{typ: propPSK, psk: id}, nil, nil
 	case ProposalGroupContextExtensions:

@@ -49,6 +49,9 @@ type Group struct {
 	// past holds the last few epochs' receive state, for application messages that
 	// arrive after a commit (RFC 9420, Section 15.2 allows keeping them briefly).
 	past []*pastEpoch
+
+	// pskSource is the original group of a branch or reinit, for resumption PSKs.
+	pskSource *Group
 }
 
 // pastEpoch is what decrypting a late application message of an old epoch needs.
@@ -504,6 +507,9 @@ func (g *Group) pskSecret(ids []pskID, source *Group) (*keyschedule.PSKSecret, e
 			secret = v
 		case pskResumption:
 			src := source
+			if src == nil {
+				src = g.pskSource
+			}
 			if src == nil || !bytes.Equal(src.ctx.groupID, id.groupID) {
 				src = nil
 				if g.ctx.groupID != nil && bytes.Equal(g.ctx.groupID, id.groupID) {

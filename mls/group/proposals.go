@@ -217,7 +217,9 @@ func checkPSKProposal(p *publicState, id *pskID) error {
 	if len(id.nonce) != p.cs.Nh() {
 		return fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.nonce), p.cs.Nh())
 	}
-	if id.typ == pskResumption && id.usage != usageApplication {
+	// Branch and reinit PSKs appear only in the first commit of a new group
+	// (Sections 11.2, 11.3).
+	if id.typ == pskResumption && id.usage != usageApplication && p.ctx.epoch != 0 {
 		return fmt.Errorf("%w: resumption PSK proposal with usage %d", ErrInvalid, id.usage)
 	}
 	return nil
