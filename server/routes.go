@@ -338,6 +338,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p ds.Principal) 
 	if err := s.svc.RevokeDevice(r.Context(), p, id); err != nil {
 		return err
 	}
+	s.endDevice(id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -76,6 +76,9 @@ type Server struct {
 	perIP   *limiter
 	perAcct *limiter
 
+	connsMu sync.Mutex
+	conns   map[ds.DeviceID]map[*wsConn]struct{} // open WebSockets, to end a revoked device's at once
+
 	ctx    context.Context // cancelled by Close: ends WebSockets and long-polls
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -121,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, svc: cfg.Service, log: cfg.Logger, now: cfg.Now,
 		mux: http.NewServeMux(), met: newMetrics(cfg.Now()),
 		perIP: newLimiter(*cfg.PerIP, cfg.Now), perAcct: newLimiter(*cfg.PerAccount, cfg.Now),
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, conns: make(map[ds.DeviceID]map[*wsConn]struct{}),
 	}
 	s.routes()
 	return s, nil
@@ -138,3 +141,34 @@ func (s *Server) Close() error {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) addConn(c *wsConn) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	m := s.conns[c.p.Device]
+	if m == nil {
+		m = make(map[*wsConn]struct{})
+		s.conns[c.p.Device] = m
+	}
+	m[c] = struct{}{}
+}
+
+func (s *Server) removeConn(c *wsConn) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	delete(s.conns[c.p.Device], c)
+	if len(s.conns[c.p.Device]) == 0 {
+		delete(s.conns, c.p.Device)
+	}
+}
+
+// endDevice closes the device's WebSockets on this replica (close code 1008);
+// on other replicas they end at their next token check (ReauthInterval).
+func (s *Server) endDevice(id ds.DeviceID) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	for c := range s.conns[id] {
+		c.revoked.Store(true)
+		c.stop()
+	}
+}

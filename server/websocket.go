@@ -73,7 +73,9 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, _ ds.Principa
 			return nil
 		}
 	}
-	conn := &wsConn{s: s, c: c, p: p, token: token, sem: make(chan struct{}, maxInflightSends), ackWake: make(chan struct{}, 1)}
+	conn := &wsConn{s: s, c: c, p: p, token: token, stop: cancelPush, sem: make(chan struct{}, maxInflightSends), ackWake: make(chan struct{}, 1)}
+	s.addConn(conn)
+	defer s.removeConn(conn)
 	if err := s.writeFrame(ctx, c, api.Frame{Type: api.FrameReady, Device: api.DeviceID(p.Device)}); err != nil {
 		c.CloseNow()
 		return nil
@@ -140,6 +142,7 @@ type wsConn struct {
 	c       *websocket.Conn
 	p       ds.Principal
 	token   string // secret: never logged
+	stop    context.CancelFunc
 	revoked atomic.Bool
 	failed  atomic.Bool // the queue could not be read
 	sem     chan struct{}

@@ -183,3 +183,27 @@ func TestReceiveFallsBackToLongPoll(t *testing.T) {
 		t.Fatalf("never fell back to long-poll: %v", states)
 	}
 }
+
+// TestReceiveStopsWhenRevoked: a revoked device's Receive ends with the
+// revoked error instead of retrying forever.
+func TestReceiveStopsWhenRevoked(t *testing.T) {
+	_, _, bob, _, _ := newDropEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- bob.Receive(ctx, transport.ReceiveConfig{MinBackoff: 10 * time.Millisecond, Handle: func(context.Context, api.Page) error { return nil }})
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := bob.RevokeDevice(ctx, bob.Device()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !api.HasCode(err, api.CodeRevoked) && !api.HasCode(err, api.CodeUnauthenticated) {
+			t.Fatalf("Receive ended with %v, want revoked", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Receive kept retrying after revocation")
+	}
+}

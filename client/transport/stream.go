@@ -223,7 +223,8 @@ type ReceiveConfig struct {
 // Receive delivers this device's queue to cfg.Handle until ctx is done,
 // over WebSocket, reconnecting with backoff, and falling back to HTTP
 // long-poll when WebSockets keep failing (a proxy that does not pass them).
-// It returns ctx.Err() or the handler's error.
+// It returns ctx.Err(), the handler's error, or a permanent error (the
+// device was revoked).
 func (c *Client) Receive(ctx context.Context, cfg ReceiveConfig) error {
 	if cfg.Handle == nil {
 		return errors.New("transport: ReceiveConfig.Handle is required")
@@ -274,6 +275,9 @@ func (c *Client) Receive(ctx context.Context, cfg ReceiveConfig) error {
 				return he.err
 			}
 			failures = 0
+			if permanent(err) {
+				return err
+			}
 			if err != nil && ctx.Err() == nil {
 				state("reconnecting", err)
 				sleep(ctx, backoff)
@@ -282,6 +286,9 @@ func (c *Client) Receive(ctx context.Context, cfg ReceiveConfig) error {
 			continue
 		}
 		cn, err := c.Dial(ctx, cursor)
+		if permanent(err) {
+			return err
+		}
 		if err != nil {
 			failures++
 			state("reconnecting", err)
@@ -322,6 +329,12 @@ func (c *Client) Receive(ctx context.Context, cfg ReceiveConfig) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// permanent reports errors no retry can fix: the device is revoked or its
+// key is no longer accepted.
+func permanent(err error) bool {
+	return api.HasCode(err, api.CodeRevoked) || api.HasCode(err, api.CodeForbidden) || api.HasCode(err, api.CodeBadSignature)
 }
 
 type handlerError struct{ err error }
