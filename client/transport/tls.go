@@ -50,4 +50,3 @@ func PinSHA256(fingerprint string) (*tls.Config, error) {
 		},
 	}, nil
 }
-
