@@ -17,7 +17,6 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -91,7 +90,19 @@ func Open(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
+		cfg.Rand = cryptoReader
+	}
+	if cfg.HTTPClient == nil {
+		// TLS randomness must not come from crypto/rand.Reader while
+		// withDeterministicHPKE has swapped it.
+		t := &tls.Config{}
+		if cfg.TLS != nil {
+			t = cfg.TLS.Clone()
+		}
+		if t.Rand == nil {
+			t.Rand = cryptoReader
+		}
+		cfg.TLS = t
 	}
 	if cfg.KeyPackages <= 0 {
 		cfg.KeyPackages = 10
@@ -203,7 +214,7 @@ func (c *Client) Register(ctx context.Context, username, deviceName string) (Ide
 // travels back out of band.
 func NewLinkKey(r io.Reader) (ed25519.PrivateKey, error) {
 	if r == nil {
-		r = rand.Reader
+		r = cryptoReader
 	}
 	_, sk, err := ed25519.GenerateKey(r)
 	return sk, err

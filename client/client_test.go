@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/daylight-im/daylight/client"
-	"github.com/daylight-im/daylight/client/internal/testserver"
+	"github.com/daylight-im/daylight/client/clienttest"
 	"github.com/daylight-im/daylight/client/localstore"
 )
 
@@ -43,7 +43,7 @@ func texts(ms []client.Message) []string {
 // and checks bob sees nothing afterwards.
 func TestTwoClientsChat(t *testing.T) {
 	ctx := context.Background()
-	url := testserver.Start(t)
+	url := clienttest.Start(t)
 	dir := t.TempDir()
 	alice := newClient(t, url, filepath.Join(dir, "alice1"))
 	if _, err := alice.Register(ctx, "alice", "laptop"); err != nil {

@@ -170,7 +170,11 @@ func (c *Client) resolveGroup(ref string) (*groupState, error) {
 			hits = append(hits, id)
 			continue
 		}
-		if gs, err := c.loadGroup(id); err == nil && gs.Name == ref {
+		gs, err := c.loadGroup(id)
+		if err != nil {
+			return nil, fmt.Errorf("client: group %s: %w", id, err)
+		}
+		if gs.Name == ref {
 			hits = append(hits, id)
 		}
 	}

@@ -3,10 +3,11 @@ package client
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/chacha20"
@@ -65,6 +66,8 @@ type op struct {
 	Seed []byte    `json:"seed"`
 	Time time.Time `json:"time"`
 	App  bool      `json:"app,omitempty"` // an application message: dropped after the next commit
+	// Auth is the epoch authenticator after a handshake op, checked on replay.
+	Auth []byte `json:"auth,omitempty"`
 
 	GroupID  []byte      `json:"group_id,omitempty"` // create
 	Identity []byte      `json:"identity,omitempty"` // create
@@ -176,7 +179,11 @@ func (m *mlsGroup) apply(o *op, replay bool) (*opResult, error) {
 		}
 		return &opResult{received: r}, nil
 	case opCommit:
-		res, err := m.g.Commit(o.Commit.options())
+		var res *group.CommitResult
+		err := withDeterministicHPKE(o.Seed, func() (err error) {
+			res, err = m.g.Commit(o.Commit.options())
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -214,6 +221,9 @@ func (m *mlsGroup) record(o op, epochChanged bool) {
 		}
 		m.ops = kept
 	}
+	if !o.App && m.g != nil && !m.g.Removed() {
+		o.Auth = m.g.EpochAuthenticator()
+	}
 	m.ops = append(m.ops, o)
 }
 
@@ -223,6 +233,9 @@ func replayGroup(devSK ed25519.PrivateKey, ops []op, wantAuth []byte) (*mlsGroup
 	for i := range ops {
 		if _, err := m.apply(&ops[i], true); err != nil {
 			return nil, fmt.Errorf("client: rebuilding group state (operation %d, %s): %w", i, ops[i].Kind, err)
+		}
+		if a := ops[i].Auth; a != nil && !m.g.Removed() && !bytes.Equal(a, m.g.EpochAuthenticator()) {
+			return nil, fmt.Errorf("client: rebuilding group state: operation %d (%s) diverged", i, ops[i].Kind)
 		}
 	}
 	m.ops = ops
@@ -235,11 +248,53 @@ func replayGroup(devSK ed25519.PrivateKey, ops []op, wantAuth []byte) (*mlsGroup
 	return m, nil
 }
 
+// cryptoReader is crypto/rand.Reader as the process started; it is what
+// this package uses for fresh seeds and TLS while the variable is swapped.
+var cryptoReader = rand.Reader
+
+// hpkeMu serializes the swap of crypto/rand.Reader in withDeterministicHPKE.
+var hpkeMu sync.Mutex
+
+// withDeterministicHPKE runs f (a Commit) with crypto/rand.Reader replaced by
+// a ChaCha20 stream of seed (nonce 1, independent of the op's Config.Rand
+// stream).
+//
+// Why: mls/suite.EncryptWithLabel draws its HPKE ephemeral keys from
+// crypto/rand.Reader, not from group.Config.Rand, so a Commit with an
+// UpdatePath cannot be re-created from the op log, and the epoch after it
+// depends on those ciphertexts (they are in the confirmed transcript). Until
+// mls/group offers state Marshal/Unmarshal (or passes Config.Rand to HPKE),
+// this swap makes the commit reproducible. The seed is fresh from crypto/rand
+// per op and kept only in the encrypted local store, whose holder has the
+// group secrets anyway. The swap is process-wide: it is serialized by hpkeMu,
+// brief (one Commit), and this package's own TLS and seeds use cryptoReader.
+// Never copy this pattern; remove it when mls/group can snapshot a Group.
+func withDeterministicHPKE(seed []byte, f func() error) error {
+	hpkeMu.Lock()
+	defer hpkeMu.Unlock()
+	nonce := make([]byte, chacha20.NonceSize)
+	nonce[0] = 1
+	c, err := chacha20.NewUnauthenticatedCipher(seed, nonce)
+	if err != nil {
+		return err
+	}
+	orig := rand.Reader
+	rand.Reader = &streamReader{c: c}
+	defer func() { rand.Reader = orig }()
+	return f()
+}
+
+type streamReader struct{ c *chacha20.Cipher }
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	clear(p)
+	r.c.XORKeyStream(p, p)
+	return len(p), nil
+}
+
 // newSeed draws an op seed from r.
 func newSeed(r io.Reader) ([]byte, error) {
 	s := make([]byte, 32)
 	_, err := io.ReadFull(r, s)
 	return s, err
 }
-
-var _ = json.Marshal

@@ -1,4 +1,4 @@
-// Package testserver starts a complete daylight server (ds over SQLite,
+// Package clienttest starts a complete daylight server (ds over SQLite,
 // server's HTTP and WebSocket adapter) in-process for the client's tests.
 //
 // mls/group does not export PublicGroup yet, so the DS's group validation is
@@ -6,7 +6,7 @@
 // list from the public handshake messages (enough for ordering, stale-epoch
 // conflicts and fan-out) but verifies no signature or tag. It is for tests
 // only; daylightd must use the real PublicGroup.
-package testserver
+package clienttest
 
 import (
 	"context"

@@ -1,0 +1,96 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/daylight-im/daylight/api"
+)
+
+// Linking a device takes three steps, with two short strings carried out of
+// band (copy and paste, QR code):
+//
+//  1. new device:      BeginLink(name)      -> link code "dl-link:<name>:<public key>"
+//  2. existing device: ApproveCode(code)    -> approval "dl-approve:<approver id>:<signature>"
+//  3. new device:      FinishLink(user, approval)
+//
+// The new device's key is generated in step 1 and kept in its local store.
+
+var b64 = base64.RawURLEncoding
+
+// ErrBadLinkCode reports a link code or approval that does not parse.
+var ErrBadLinkCode = errors.New("client: malformed link code or approval (hint: copy it whole, it starts with dl-link: or dl-approve:)")
+
+// BeginLink creates this profile's device key for linking and returns the
+// link code to show on an existing device.
+func (c *Client) BeginLink(deviceName string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prof != nil {
+		return "", ErrAlreadyRegistered
+	}
+	key, err := NewLinkKey(c.cfg.Rand)
+	if err != nil {
+		return "", err
+	}
+	c.st.Put("link/key", key)
+	c.st.Put("link/name", []byte(deviceName))
+	if err := c.st.Commit(); err != nil {
+		return "", err
+	}
+	return "dl-link:" + b64.EncodeToString([]byte(deviceName)) + ":" + b64.EncodeToString(key.Public().(ed25519.PublicKey)), nil
+}
+
+// ApproveCode authorises the device of a link code as a device of this
+// account and returns the approval to paste on the new device.
+func (c *Client) ApproveCode(code string) (string, error) {
+	parts := strings.Split(strings.TrimSpace(code), ":")
+	if len(parts) != 3 || parts[0] != "dl-link" {
+		return "", ErrBadLinkCode
+	}
+	name, err1 := b64.DecodeString(parts[1])
+	pub, err2 := b64.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize {
+		return "", ErrBadLinkCode
+	}
+	approver, approval, err := c.ApproveLink(string(name), ed25519.PublicKey(pub))
+	if err != nil {
+		return "", err
+	}
+	return "dl-approve:" + strconv.FormatInt(int64(approver), 10) + ":" + b64.EncodeToString(approval), nil
+}
+
+// FinishLink enrols this profile as a device of username with the approval
+// from ApproveCode.
+func (c *Client) FinishLink(ctx context.Context, username, approval string) (Identity, error) {
+	parts := strings.Split(strings.TrimSpace(approval), ":")
+	if len(parts) != 3 || parts[0] != "dl-approve" {
+		return Identity{}, ErrBadLinkCode
+	}
+	id, err1 := strconv.ParseInt(parts[1], 10, 64)
+	sig, err2 := b64.DecodeString(parts[2])
+	if err1 != nil || err2 != nil {
+		return Identity{}, ErrBadLinkCode
+	}
+	c.mu.Lock()
+	key, ok := c.st.Get("link/key")
+	name, _ := c.st.Get("link/name")
+	c.mu.Unlock()
+	if !ok || len(key) != ed25519.PrivateKeySize {
+		return Identity{}, fmt.Errorf("client: no pending link on this profile (hint: run `daylight link request` here first)")
+	}
+	ident, err := c.Link(ctx, username, string(name), ed25519.PrivateKey(key), api.DeviceID(id), sig)
+	if err != nil {
+		return ident, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.Delete("link/key")
+	c.st.Delete("link/name")
+	return ident, c.st.Commit()
+}
