@@ -409,7 +409,8 @@ func FromWire(s *suite.Suite, rt wire.RatchetTree) (*Tree, error) {
 	if len(rt) > 1<<31 {
 		return nil, fmt.Errorf("%w: too many nodes", ErrInvalidTree)
 	}
-	leaves := uint32(len(rt)+1) / 2
+	// Smallest power-of-two leaf count whose width covers every node.
+	leaves := uint32(len(rt)+2) / 2
 	n := uint32(1)
 	if leaves > 1 {
 		n = 1 << bits.Len32(leaves-1)

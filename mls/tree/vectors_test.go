@@ -256,3 +256,56 @@ func TestParseRejectsMalformedTrees(t *testing.T) {
 	}
 	_ = treemath.Root
 }
+
+// FuzzParse decodes a ratchet_tree extension into a Tree and requires the
+// re-encoding to be identical (seeded with the tree-validation trees).
+func FuzzParse(f *testing.F) {
+	var vs []treeValidationVector
+	testkit.LoadVectors(f, "tree-validation.json", &vs)
+	for _, v := range vs {
+		if v.CipherSuite == 1 {
+			f.Add([]byte(v.Tree))
+		}
+	}
+	s := lookupSuite(f, 1)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := Parse(s, data)
+		if err != nil {
+			return
+		}
+		if got := tr.Marshal(); !bytes.Equal(got, data) {
+			t.Fatalf("tree re-encoding differs\n in %x\nout %x", data, got)
+		}
+		_ = tr.TreeHash()
+		_ = tr.VerifyParentHashes()
+	})
+}
+
+// TestParseEvenLengthTree checks a tree whose last listed node sits at an
+// odd (parent) position is padded to cover it instead of overflowing.
+func TestParseEvenLengthTree(t *testing.T) {
+	var vs []treeValidationVector
+	testkit.LoadVectors(t, "tree-validation.json", &vs)
+	s := lookupSuite(t, vs[0].CipherSuite)
+	rt, err := wire.ParseRatchetTree(vs[0].Tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parent *wire.Node
+	for _, n := range rt {
+		if n != nil && n.Parent != nil {
+			parent = n
+			break
+		}
+	}
+	if parent == nil {
+		t.Fatal("no parent node in the first vector tree")
+	}
+	tr, err := FromWire(s, wire.RatchetTree{rt[0], parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.NumLeaves() != 2 || tr.IsBlank(1) {
+		t.Fatalf("leaves %d, node 1 blank %v", tr.NumLeaves(), tr.IsBlank(1))
+	}
+}

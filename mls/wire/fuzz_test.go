@@ -285,3 +285,124 @@ func BenchmarkParseRatchetTree(b *testing.B) {
 		}
 	}
 }
+
+func rtGroupContext(b []byte) ([]byte, error) {
+	m, err := ParseGroupContext(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.Marshal(), nil
+}
+
+func rtUpdatePath(b []byte) ([]byte, error) {
+	m, err := ParseUpdatePath(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.Marshal(), nil
+}
+
+func rtFramedContent(b []byte) ([]byte, error) {
+	m, err := ParseFramedContent(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.Marshal(), nil
+}
+
+func rtAuthenticatedContent(b []byte) ([]byte, error) {
+	m, err := ParseAuthenticatedContent(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.Marshal(), nil
+}
+
+func rtPreSharedKeyID(b []byte) ([]byte, error) {
+	m, err := ParsePreSharedKeyID(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.Marshal(), nil
+}
+
+func rtExtensions(b []byte) ([]byte, error) {
+	m, err := ParseExtensions(b)
+	if err != nil {
+		return nil, err
+	}
+	return m.Append(nil), nil
+}
+
+// moreSeeds derives seeds for the inner structures from messages.json.
+func moreSeeds(t testing.TB) map[string][][]byte {
+	out := map[string][][]byte{}
+	for i, v := range loadMessages(t) {
+		if i%15 != 0 {
+			continue
+		}
+		gi, err := ParseGroupInfo(v.MLSGroupInfo[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["GroupContext"] = append(out["GroupContext"], gi.GroupContext.Marshal())
+		out["Extensions"] = append(out["Extensions"], gi.Extensions.Append(nil), gi.GroupContext.Extensions.Append(nil))
+		if c, err := ParseCommit(v.Commit); err == nil && c.Path != nil {
+			out["UpdatePath"] = append(out["UpdatePath"], c.Path.Marshal())
+		}
+		pm, err := ParsePublicMessage(v.PublicMessageCommit[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["FramedContent"] = append(out["FramedContent"], pm.Content.Marshal())
+		ac := AuthenticatedContent{WireFormat: WireFormatPublicMessage, Content: pm.Content, Auth: pm.Auth}
+		out["AuthenticatedContent"] = append(out["AuthenticatedContent"], ac.Marshal())
+		out["PreSharedKeyID"] = append(out["PreSharedKeyID"], v.PreSharedKeyProposal)
+	}
+	return out
+}
+
+func fuzzMore(f *testing.F, kind string, rt roundTripper) {
+	for _, s := range moreSeeds(f)[kind] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := rt(data)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(out, data) {
+			t.Fatalf("%s: parse/marshal not identical\n in %x\nout %x", kind, data, out)
+		}
+	})
+}
+
+func FuzzGroupContext(f *testing.F)         { fuzzMore(f, "GroupContext", rtGroupContext) }
+func FuzzUpdatePath(f *testing.F)           { fuzzMore(f, "UpdatePath", rtUpdatePath) }
+func FuzzFramedContent(f *testing.F)        { fuzzMore(f, "FramedContent", rtFramedContent) }
+func FuzzAuthenticatedContent(f *testing.F) { fuzzMore(f, "AuthenticatedContent", rtAuthenticatedContent) }
+func FuzzPreSharedKeyID(f *testing.F)       { fuzzMore(f, "PreSharedKeyID", rtPreSharedKeyID) }
+func FuzzExtensions(f *testing.F)           { fuzzMore(f, "Extensions", rtExtensions) }
+
+// TestInnerStructuresStrict runs the prefix and trailing-byte checks on the
+// inner structures' seeds.
+func TestInnerStructuresStrict(t *testing.T) {
+	rts := map[string]roundTripper{"GroupContext": rtGroupContext, "UpdatePath": rtUpdatePath, "FramedContent": rtFramedContent,
+		"AuthenticatedContent": rtAuthenticatedContent, "PreSharedKeyID": rtPreSharedKeyID, "Extensions": rtExtensions}
+	for kind, list := range moreSeeds(t) {
+		if len(list) == 0 {
+			t.Fatalf("%s: no seeds", kind)
+		}
+		for _, s := range list[:min(len(list), 4)] {
+			out, err := rts[kind](s)
+			if err != nil || !bytes.Equal(out, s) {
+				t.Fatalf("%s: seed round trip: %v", kind, err)
+			}
+			for n := 0; n < len(s); n++ {
+				if _, err := rts[kind](s[:n]); err == nil {
+					t.Fatalf("%s: prefix of %d/%d bytes parsed", kind, n, len(s))
+				}
+			}
+		}
+	}
+}
