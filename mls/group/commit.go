@@ -61,8 +61,9 @@ func (sc *StagedCommit) EpochAuthenticator() []byte {
 // ReInit reports whether the commit carried a ReInit proposal.
 func (sc *StagedCommit) ReInit() bool { return sc.reinit != nil }
 
-// resolve turns the Commit's ProposalOrRef list into proposals with senders.
-func (g *Group) resolve(c *commit, committer framing.Sender) ([]resolvedProposal, error) {
+// resolve turns the Commit's ProposalOrRef list into proposals with senders, from
+// the proposals cached in this epoch.
+func resolve(cache []cachedProposal, c *commit, committer framing.Sender) ([]resolvedProposal, error) {
 	list := make([]resolvedProposal, 0, len(c.proposals))
 	for i, por := range c.proposals {
 		if por.prop != nil {
@@ -70,7 +71,7 @@ func (g *Group) resolve(c *commit, committer framing.Sender) ([]resolvedProposal
 			continue
 		}
 		found := false
-		for _, cp := range g.proposals {
+		for _, cp := range cache {
 			if bytes.Equal(cp.ref, por.ref) {
 				list = append(list, resolvedProposal{prop: cp.prop, sender: cp.sender, ref: cp.ref})
 				found = true
@@ -84,43 +85,32 @@ func (g *Group) resolve(c *commit, committer framing.Sender) ([]resolvedProposal
 	return list, nil
 }
 
-// stageReceived validates and stages a commit from another member or a joiner.
-func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, error) {
+// publicStage is the outcome of the validation every party runs on a commit.
+type publicStage struct {
+	c          *commit
+	list       []resolvedProposal
+	a          *applied
+	senderLeaf uint32
+	newCtx     groupContext // next epoch's context (tree hash, confirmed transcript hash)
+}
+
+// stagePublic validates a commit and computes the next tree and GroupContext
+// without any secret (RFC 9420, Sections 12.2, 12.3, 12.4.2, 7.9.2). Group and
+// PublicGroup both call it: the server validates with the same code as members.
+// The signature of member and external senders must already be verified.
+func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cachedProposal) (*publicStage, error) {
 	c, err := parseCommit(ac.Content.Body)
 	if err != nil {
 		return nil, err
 	}
 	committer := ac.Content.Sender
-	if committer.Type == framing.SenderMember && committer.Index == g.own {
-		return nil, fmt.Errorf("%w: own commit (use MergePendingCommit)", ErrInvalid)
-	}
-	list, err := g.resolve(c, committer)
+	list, err := resolve(cache, c, committer)
 	if err != nil {
 		return nil, err
 	}
-	a, err := applyProposals(&g.publicState, list, committer)
+	a, err := applyProposals(p, list, committer)
 	if err != nil {
 		return nil, err
-	}
-	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, ctx: a.ctx, own: g.own, reinit: a.reinit}
-	// Our own committed Update gives our leaf a new key pair.
-	privs := map[uint32]keyPair{}
-	for k, v := range g.privs {
-		privs[k] = v
-	}
-	for _, rp := range list {
-		if rp.prop.typ == propUpdate && rp.sender.Index == g.own && rp.sender.Type == framing.SenderMember {
-			kp, ok := g.pendingUpdates[string(rp.ref)]
-			if !ok {
-				return nil, fmt.Errorf("%w: commit applies an Update of ours we do not know", ErrInvalid)
-			}
-			privs[2*g.own] = kp
-		}
-	}
-	for _, r := range a.removed {
-		if r == g.own {
-			sc.removed = true
-		}
 	}
 	if a.pathRequired && c.path == nil {
 		return nil, fmt.Errorf("%w: commit without path but its proposals require one", ErrInvalid)
@@ -136,61 +126,102 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 		if c.path == nil {
 			return nil, fmt.Errorf("%w: external commit without path", ErrInvalid)
 		}
-		senderLeaf = a.tree.addLeaf(&c.path.leaf) // placeholder, replaced when merging the path
-		// Section 12.4.3.2: the signature is by the joiner's new leaf.
-		if err := ac.VerifySignature(g.cs, c.path.leaf.signatureKey, g.ctxBytes); err != nil {
+		// Section 12.4.3.2: signed by the joiner's new leaf.
+		if err := ac.VerifySignature(p.cs, c.path.leaf.signatureKey, p.ctxBytes); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
+		for _, r := range a.removed {
+			// Section 12.4.3.2: a resync removes an old version of the joiner.
+			if !a.removedLeavesIdentity(r, &c.path.leaf) {
+				return nil, fmt.Errorf("%w: external commit removes another member", ErrInvalid)
+			}
+		}
+		senderLeaf = a.tree.addLeaf(&c.path.leaf) // replaced when the path is merged
 	default:
 		return nil, fmt.Errorf("%w: commit from sender type %d", ErrInvalid, committer.Type)
 	}
-	sc.committer = senderLeaf
 	newCtx := a.ctx
-	newCtx.epoch = g.ctx.epoch + 1
-	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
+	newCtx.epoch = p.ctx.epoch + 1
 	if c.path != nil {
-		ps, err := g.mergePath(a, senderLeaf, c.path, committer.Type == framing.SenderNewMemberCommit, &newCtx, privs, sc.removed)
-		if err != nil {
+		if err := p.applyPath(a, senderLeaf, c.path, committer.Type == framing.SenderNewMemberCommit); err != nil {
 			return nil, err
 		}
-		if ps != nil {
-			commitSecret, err = keyschedule.NewCommitSecret(g.cs, ps)
-			clear(ps)
-			if err != nil {
-				return nil, err
-			}
-		}
 	}
-	// Drop keys for nodes that changed.
-	for n, kp := range privs {
-		t := a.tree.nodes
-		if int(n) >= len(t) {
-			delete(privs, n)
-			continue
-		}
-		var pub []byte
-		if t[n].leaf != nil {
-			pub = t[n].leaf.encryptionKey
-		} else if t[n].parent != nil {
-			pub = t[n].parent.encryptionKey
-		}
-		if !bytes.Equal(pub, kp.pub) {
-			delete(privs, n)
-		}
-	}
-	sc.privs = privs
-	newCtx.treeHash = a.tree.rootHash(g.cs)
+	newCtx.treeHash = a.tree.rootHash(p.cs)
 	input, err := ac.ConfirmedTranscriptHashInput()
 	if err != nil {
 		return nil, err
 	}
-	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.cs, g.interim, input)
-	sc.ctx = newCtx
+	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(p.cs, p.interim, input)
+	return &publicStage{c: c, list: list, a: a, senderLeaf: senderLeaf, newCtx: newCtx}, nil
+}
+
+// removedLeavesIdentity reports whether removed leaf r had the same identity as ln.
+func (a *applied) removedLeavesIdentity(r uint32, ln *leafNode) bool {
+	for i, x := range a.removed {
+		if x == r {
+			return a.removedLeaves[i].cred.equal(&ln.cred)
+		}
+	}
+	return false
+}
+
+// stageReceived validates and stages a commit from another member or a joiner.
+func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, error) {
+	committer := ac.Content.Sender
+	if committer.Type == framing.SenderMember && committer.Index == g.own {
+		return nil, fmt.Errorf("%w: own commit (use MergePendingCommit)", ErrInvalid)
+	}
+	ps, err := g.publicState.stagePublic(ac, g.proposals)
+	if err != nil {
+		return nil, err
+	}
+	a := ps.a
+	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, ctx: ps.newCtx, own: g.own, reinit: a.reinit, committer: ps.senderLeaf}
+	// Our own committed Update gives our leaf a new key pair.
+	privs := map[uint32]keyPair{}
+	for k, v := range g.privs {
+		privs[k] = v
+	}
+	for _, rp := range ps.list {
+		if rp.prop.typ == propUpdate && rp.sender.Index == g.own && rp.sender.Type == framing.SenderMember {
+			kp, ok := g.pendingUpdates[string(rp.ref)]
+			if !ok {
+				return nil, fmt.Errorf("%w: commit applies an Update of ours we do not know", ErrInvalid)
+			}
+			privs[2*g.own] = kp
+		}
+	}
+	for _, r := range a.removed {
+		if r == g.own {
+			sc.removed = true
+		}
+	}
 	if sc.removed {
 		// A removed member cannot derive the new epoch; the commit is still valid.
-		sc.privs = nil
 		return sc, nil
 	}
+	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
+	if ps.c.path != nil {
+		prov := ps.newCtx
+		prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
+		secret, err := g.decryptPath(a, ps.senderLeaf, ps.c.path, prov.bytes(), privs)
+		if err != nil {
+			return nil, err
+		}
+		commitSecret, err = keyschedule.NewCommitSecret(g.cs, secret)
+		clear(secret)
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Drop keys for nodes that changed.
+	for n, kp := range privs {
+		if int(n) >= len(a.tree.nodes) || !nodePub(a.tree, n, kp.pub) {
+			delete(privs, n)
+		}
+	}
+	sc.privs = privs
 	init := g.secrets.Init
 	if a.externalInit != nil {
 		priv, _, err := g.secrets.External.KeyPair()
@@ -204,11 +235,11 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 	if err := g.deriveStaged(sc, init, commitSecret, a.psks); err != nil {
 		return nil, err
 	}
-	if !sc.secrets.Confirmation.Verify(newCtx.confirmedTranscriptHash, ac.Auth.ConfirmationTag) {
+	if !sc.secrets.Confirmation.Verify(sc.ctx.confirmedTranscriptHash, ac.Auth.ConfirmationTag) {
 		return nil, fmt.Errorf("%w: confirmation_tag does not verify", ErrInvalid)
 	}
 	sc.confTag = clone(ac.Auth.ConfirmationTag)
-	sc.interim = keyschedule.InterimTranscriptHash(g.cs, newCtx.confirmedTranscriptHash, sc.confTag)
+	sc.interim = keyschedule.InterimTranscriptHash(g.cs, sc.ctx.confirmedTranscriptHash, sc.confTag)
 	return sc, nil
 }
 
@@ -234,30 +265,29 @@ func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, com
 	return err
 }
 
-// mergePath validates the UpdatePath, merges it into a.tree and, unless we are
-// removed, decrypts our path secret; it returns the commit_secret (Section 7.5,
-// 12.4.2).
-func (g *Group) mergePath(a *applied, sender uint32, up *updatePath, external bool, newCtx *groupContext, privs map[uint32]keyPair, removed bool) ([]byte, error) {
+// applyPath validates the UpdatePath and merges it into a.tree (Sections 7.5,
+// 7.9.2, 12.4.2).
+func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, external bool) error {
 	t := a.tree
-	if err := g.checkLeaf(&up.leaf, leafSourceCommit, sender, &a.ctx); err != nil {
-		return nil, fmt.Errorf("UpdatePath.leaf_node: %w", err)
+	if err := p.checkLeaf(&up.leaf, leafSourceCommit, sender, &a.ctx); err != nil {
+		return fmt.Errorf("UpdatePath.leaf_node: %w", err)
 	}
 	if !external {
 		if old := t.leaf(sender); old != nil && bytes.Equal(old.encryptionKey, up.leaf.encryptionKey) {
-			return nil, fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
+			return fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
 		}
 	}
 	if err := uniqueLeaf(t, &up.leaf, sender); err != nil {
-		return nil, err
+		return err
 	}
 	path, cop := t.filteredDirectPath(sender)
 	if len(path) != len(up.nodes) {
-		return nil, fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
+		return fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
 	}
 	keys := map[string]bool{string(up.leaf.encryptionKey): true}
 	for _, n := range up.nodes {
 		if keys[string(n.encryptionKey)] {
-			return nil, fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
+			return fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
 		}
 		keys[string(n.encryptionKey)] = true
 	}
@@ -269,7 +299,7 @@ func (g *Group) mergePath(a *applied, sender uint32, up *updatePath, external bo
 			pub = t.nodes[i].parent.encryptionKey
 		}
 		if pub != nil && keys[string(pub)] {
-			return nil, fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
+			return fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
 		}
 	}
 	addedSet := map[uint32]bool{}
@@ -284,7 +314,7 @@ func (g *Group) mergePath(a *applied, sender uint32, up *updatePath, external bo
 			}
 		}
 		if len(n.secrets) != want {
-			return nil, fmt.Errorf("%w: UpdatePath node %d has %d ciphertexts, want %d", ErrInvalid, i, len(n.secrets), want)
+			return fmt.Errorf("%w: UpdatePath node %d has %d ciphertexts, want %d", ErrInvalid, i, len(n.secrets), want)
 		}
 	}
 	// Merge (Section 7.5): blank the direct path, set keys on the filtered path.
@@ -293,18 +323,22 @@ func (g *Group) mergePath(a *applied, sender uint32, up *updatePath, external bo
 	for i, n := range path {
 		t.nodes[n] = treeNode{parent: &parentNode{encryptionKey: up.nodes[i].encryptionKey}}
 	}
-	ph := t.setPathParentHashes(g.cs, sender)
+	ph := t.setPathParentHashes(p.cs, sender)
 	if !bytes.Equal(ph, up.leaf.parentHash) {
-		return nil, fmt.Errorf("%w: UpdatePath leaf parent_hash does not match", ErrInvalid)
+		return fmt.Errorf("%w: UpdatePath leaf parent_hash does not match", ErrInvalid)
 	}
-	if removed {
-		return nil, nil
+	return nil
+}
+
+// decryptPath decrypts this member's path secret from a merged UpdatePath and
+// derives the new path keys; it returns the commit_secret (Section 7.5).
+func (g *Group) decryptPath(a *applied, sender uint32, up *updatePath, provBytes []byte, privs map[uint32]keyPair) ([]byte, error) {
+	t := a.tree
+	path, cop := t.filteredDirectPath(sender)
+	addedSet := map[uint32]bool{}
+	for _, l := range a.added {
+		addedSet[2*l] = true
 	}
-	// Provisional GroupContext (Section 12.4.2).
-	prov := *newCtx
-	prov.treeHash = t.rootHash(g.cs)
-	prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
-	provBytes := prov.bytes()
 	me := 2 * g.own
 	for i := range path {
 		if !isAncestor(cop[i], me) {
