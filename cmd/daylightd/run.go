@@ -173,7 +173,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	var logNote, kdNote string
 	var kdHandler http.Handler
 	if o.accessLog {
-		al, err := tlog.Open(ctx, tlog.Config{Dir: filepath.Join(o.data, "log"), Origin: o.logOrigin, Logger: log})
+		// Not the signal context: the log's goroutines must outlive SIGTERM
+		// until everything that appends to it has stopped (al.Close).
+		al, err := tlog.Open(context.WithoutCancel(ctx), tlog.Config{Dir: filepath.Join(o.data, "log"), Origin: o.logOrigin, Logger: log})
 		if err != nil {
 			return fmt.Errorf("access log: %w", err)
 		}
@@ -185,7 +187,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		logHandler = http.StripPrefix("/log", al.Handler())
 		logNote = "access log at /log/ (verifier key " + al.VKey() + ")"
 		if o.keyDir {
-			kd, err := openKeyDirectory(ctx, o, al, log)
+			kd, err := openKeyDirectory(context.WithoutCancel(ctx), o, al, log)
 			if err != nil {
 				return err
 			}

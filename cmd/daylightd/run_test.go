@@ -61,7 +61,7 @@ func TestServeDefaultsTLSAndShutdown(t *testing.T) {
 	var out syncBuffer
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", data}, func(string) string { return "" }, &out, io.Discard)
+		errc <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", data, "--keydir-epoch", "20ms"}, func(string) string { return "" }, &out, io.Discard)
 	}()
 	var url string
 	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
