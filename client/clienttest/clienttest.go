@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -28,27 +29,39 @@ import (
 // Start runs a server for the test's lifetime and returns its base URL.
 func Start(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "ds.db")})
+	h, closeFn, err := NewHandler(context.Background(), filepath.Join(t.TempDir(), "ds.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ds.New(ds.Config{Store: st, Validator: mlsvalidator.New(TestingOnlyRoutingEngine{}), MaxBlobBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Service: svc, PerIP: &server.Rate{}, PerAccount: &server.Rate{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()
-		svc.Close()
-		st.Close()
+		closeFn()
 	})
 	return hs.URL
+}
+
+// NewHandler returns the server's HTTP handler over a SQLite database at
+// dbPath, validating groups with TestingOnlyRoutingEngine, and a function
+// that releases it.
+func NewHandler(ctx context.Context, dbPath string) (http.Handler, func(), error) {
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := ds.New(ds.Config{Store: st, Validator: mlsvalidator.New(TestingOnlyRoutingEngine{}), MaxBlobBytes: 64 << 20})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	srv, err := server.New(server.Config{Service: svc, PerIP: &server.Rate{}, PerAccount: &server.Rate{}})
+	if err != nil {
+		svc.Close()
+		st.Close()
+		return nil, nil, err
+	}
+	return srv, func() { svc.Close(); st.Close() }, nil
 }
 
 // TestingOnlyRoutingEngine is a mlsvalidator.PublicEngine that follows
