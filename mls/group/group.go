@@ -231,58 +231,19 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	if err != nil {
 		return nil, err
 	}
-	ref := s.RefHash(refKeyPackage, kp.kp.raw)
-	var egs *encryptedGroupSecrets
-	for i := range w.secrets {
-		if bytes.Equal(w.secrets[i].newMember, ref) {
-			egs = &w.secrets[i]
-			break
-		}
-	}
-	if egs == nil {
-		return nil, fmt.Errorf("%w: Welcome has no secrets for this KeyPackage", ErrInvalid)
-	}
-	gsBytes, err := s.DecryptWithLabel(kp.InitPriv, labelWelcome, w.encryptedGroupInfo, egs.secrets.kemOutput, egs.secrets.ciphertext)
-	if err != nil {
-		return nil, fmt.Errorf("EncryptedGroupSecrets: %w", err)
-	}
-	gs, err := parseGroupSecrets(clone(gsBytes))
-	clear(gsBytes)
-	if err != nil {
-		return nil, err
-	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s}, sigPriv: kp.SignaturePriv, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	psk, err := g.pskSecret(gs.psks, resumptionSource)
+	gs, gi, joiner, psk, err := g.openWelcome(w, kp.kp.raw, kp.InitPriv, resumptionSource)
 	if err != nil {
 		return nil, err
-	}
-	joiner, err := keyschedule.NewJoinerSecret(s, gs.joinerSecret)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := joiner.WelcomeSecret(psk)
-	if err != nil {
-		return nil, err
-	}
-	giBytes, err := ws.OpenGroupInfo(w.encryptedGroupInfo)
-	ws.Destroy()
-	if err != nil {
-		return nil, fmt.Errorf("Welcome.encrypted_group_info: %w", err)
-	}
-	r := &reader{b: giBytes}
-	var gi groupInfo
-	gi.parse(r)
-	if err := r.done("group_info"); err != nil {
-		return nil, fmt.Errorf("GroupInfo: %w", err)
 	}
 	if gi.ctx.cipherSuite != w.cipherSuite || gi.ctx.version != mls10 {
 		return nil, fmt.Errorf("%w: GroupInfo.group_context version or cipher suite", ErrInvalid)
 	}
-	tree, err := treeFromGroupInfo(&gi, ratchetTreeBytes)
+	tree, err := treeFromGroupInfo(gi, ratchetTreeBytes)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyGroupInfoAndTree(s, &gi, tree); err != nil {
+	if err := verifyGroupInfoAndTree(s, gi, tree); err != nil {
 		return nil, err
 	}
 	// Find our own leaf (Section 12.4.3.1: the KeyPackage's leaf node).
@@ -318,6 +279,56 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	g.confTag = clone(gi.confirmationTag)
 	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.confirmedTranscriptHash, g.confTag)
 	return g, nil
+}
+
+// openWelcome decrypts the GroupSecrets addressed to the KeyPackage kpRaw and the
+// GroupInfo (RFC 9420, Section 12.4.3.1), resolving the PSKs the secrets name.
+func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource *Group) (*groupSecrets, *groupInfo, *keyschedule.JoinerSecret, *keyschedule.PSKSecret, error) {
+	s := g.cs
+	ref := s.RefHash(refKeyPackage, kpRaw)
+	var egs *encryptedGroupSecrets
+	for i := range w.secrets {
+		if bytes.Equal(w.secrets[i].newMember, ref) {
+			egs = &w.secrets[i]
+			break
+		}
+	}
+	if egs == nil {
+		return nil, nil, nil, nil, fmt.Errorf("%w: Welcome has no secrets for this KeyPackage", ErrInvalid)
+	}
+	gsBytes, err := s.DecryptWithLabel(initPriv, labelWelcome, w.encryptedGroupInfo, egs.secrets.kemOutput, egs.secrets.ciphertext)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("EncryptedGroupSecrets: %w", err)
+	}
+	gs, err := parseGroupSecrets(clone(gsBytes))
+	clear(gsBytes)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	psk, err := g.pskSecret(gs.psks, resumptionSource)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	joiner, err := keyschedule.NewJoinerSecret(s, gs.joinerSecret)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ws, err := joiner.WelcomeSecret(psk)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	giBytes, err := ws.OpenGroupInfo(w.encryptedGroupInfo)
+	ws.Destroy()
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("Welcome.encrypted_group_info: %w", err)
+	}
+	r := &reader{b: giBytes}
+	var gi groupInfo
+	gi.parse(r)
+	if err := r.done("group_info"); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("GroupInfo: %w", err)
+	}
+	return gs, &gi, joiner, psk, nil
 }
 
 // implantPathSecret derives the private keys of the nodes shared with the committer
