@@ -3,7 +3,10 @@ package tree
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/daylight-im/daylight/mls/suite"
@@ -273,7 +276,12 @@ func (t *Tree) Validate(c TreeCheck) error {
 	if err := t.VerifyParentHashes(); err != nil {
 		return err
 	}
-	// Leaves: standalone checks, signatures, capabilities, uniqueness.
+	// Leaf signatures and standalone checks are independent: spread them
+	// over the cores, then do the checks that need the whole tree.
+	if err := t.verifyLeavesParallel(c.GroupID, c.Now); err != nil {
+		return err
+	}
+	// Leaves: credentials, capabilities, uniqueness.
 	sigKeys := make(map[string]LeafIndex, len(t.leaves))
 	encKeys := make(map[string]NodeIndex, len(t.leaves)*2)
 	var credTypes []wire.CredentialType
@@ -282,19 +290,11 @@ func (t *Tree) Validate(c TreeCheck) error {
 		if !slices.Contains(credTypes, m.Credential.Type) {
 			credTypes = append(credTypes, m.Credential.Type)
 		}
-		if e := checkLeafStandalone(t.s, m, m.Source, c.Now); e != nil {
-			err = fmt.Errorf("leaf %d: %w", i, e)
-			return false
-		}
 		if c.CredentialValidator != nil {
 			if e := c.CredentialValidator(&m.Credential, m.SignatureKey); e != nil {
 				err = fmt.Errorf("leaf %d: %w: credential: %w", i, ErrInvalidLeafNode, e)
 				return false
 			}
-		}
-		if e := VerifyLeafSignature(t.s, m, c.GroupID, i); e != nil {
-			err = fmt.Errorf("leaf %d: %w", i, e)
-			return false
 		}
 		if e := checkRequired(&m.Capabilities, c.Required); e != nil {
 			err = fmt.Errorf("leaf %d: %w", i, e)
@@ -374,6 +374,48 @@ func (t *Tree) VerifyUnmergedLeaves() error {
 					return fmt.Errorf("%w: node %d lacks unmerged leaf %d listed at ancestor %d", ErrInvalidTree, a, u, x)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// verifyLeavesParallel runs the standalone checks and the signature check of
+// every non-blank leaf, on GOMAXPROCS goroutines when there are many, and
+// returns the error of the lowest failing leaf.
+func (t *Tree) verifyLeavesParallel(groupID []byte, now time.Time) error {
+	var idx []LeafIndex
+	t.Members(func(i LeafIndex, _ *wire.LeafNode) bool { idx = append(idx, i); return true })
+	check := func(i LeafIndex) error {
+		m := t.leaves[i].node
+		if e := checkLeafStandalone(t.s, m, m.Source, now); e != nil {
+			return fmt.Errorf("leaf %d: %w", i, e)
+		}
+		if e := VerifyLeafSignature(t.s, m, groupID, i); e != nil {
+			return fmt.Errorf("leaf %d: %w", i, e)
+		}
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(idx)/16+1)
+	errs := make([]error, len(idx))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(idx) {
+					return
+				}
+				errs[k] = check(idx[k])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return e
 		}
 	}
 	return nil
