@@ -24,6 +24,7 @@ var errorTable = []errorRule{
 	{errMalformed, http.StatusBadRequest, api.CodeMalformedBody, "the request body is not the expected JSON"},
 	{errBadParam, http.StatusBadRequest, api.CodeInvalidInput, "a request parameter is malformed"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, api.CodeTooLarge, "the request body is too large"},
+	{errMethod, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "method not allowed on this route"},
 	{errMedia, http.StatusUnsupportedMediaType, api.CodeUnsupportedMedia, "unsupported Content-Type"},
 	{errRange, http.StatusRequestedRangeNotSatisfiable, api.CodeRangeNotSatisfied, "the requested range is outside the blob"},
 	{errRateLimited, http.StatusTooManyRequests, api.CodeRateLimited, "too many requests; slow down"},
@@ -54,6 +55,7 @@ var (
 	errBadParam    = errors.New("server: bad parameter")
 	errTooLarge    = errors.New("server: body too large")
 	errMedia       = errors.New("server: unsupported media type")
+	errMethod      = errors.New("server: method not allowed")
 	errRange       = errors.New("server: range not satisfiable")
 	errRateLimited = errors.New("server: rate limited")
 	errNoToken     = errors.New("server: missing bearer token")

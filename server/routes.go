@@ -57,8 +57,26 @@ func (s *Server) routes() {
 		m.Handle(api.PathKeyDir, s.cfg.KeyDirHandler)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, fmt.Errorf("%s is not allowed on %s: %w", r.Method, r.URL.Path, errMethod))
+			return
+		}
 		s.writeError(w, r, fmt.Errorf("no route %s %s: %w", r.Method, r.URL.Path, ds.ErrNotFound))
 	})
+}
+
+// allowed lists the methods with a route for r's path (for 405 answers).
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // statusWriter records the status and size of a response; it passes

@@ -629,3 +629,12 @@ func TestWebSocketOrigins(t *testing.T) {
 		}
 	}
 }
+
+func TestWrongMethodIsJSON(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.do("PUT", "/v1/messages", "", "", nil)
+	expect(t, "PUT /v1/messages", r, 405, api.CodeMethodNotAllowed)
+	if allow := r.hdr.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+		t.Fatalf("Allow: %q", allow)
+	}
+}
