@@ -1,0 +1,199 @@
+package client
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/daylight-im/daylight/client/clienttest"
+	"github.com/daylight-im/daylight/client/localstore"
+)
+
+func open(t *testing.T, url, home string) *Client {
+	t.Helper()
+	key := make([]byte, 32)
+	copy(key, home)
+	c, err := Open(Config{Home: home, Key: localstore.Key{Raw: key}, ServerURL: url, KeyPackages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestCommitRebaseOnConflict makes bob commit on a stale epoch (alice's
+// commit won the race): the server answers stale_epoch, bob processes
+// alice's commit and rebuilds his own on the new epoch, and every member
+// converges on the same epoch, members and epoch authenticator.
+func TestCommitRebaseOnConflict(t *testing.T) {
+	ctx := context.Background()
+	url := clienttest.Start(t)
+	dir := t.TempDir()
+	cs := map[string]*Client{}
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		cs[u] = open(t, url, filepath.Join(dir, u))
+		if _, err := cs[u].Register(ctx, u, "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := cs["alice"].CreateGroup(ctx, "g", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs["bob"].Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob := cs["bob"]
+	bob.mu.Lock()
+	gs, err := bob.resolveGroup("g")
+	bob.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := gs.m.g.Epoch()
+	// alice wins the epoch...
+	if _, err := cs["alice"].Add(ctx, res.Group.ID, []string{"carol"}); err != nil {
+		t.Fatal(err)
+	}
+	// ...and bob, who has not synced, commits on the old one.
+	bob.mu.Lock()
+	_, err = bob.addUsers(ctx, gs, []string{"dave"})
+	bob.mu.Unlock()
+	if err != nil {
+		t.Fatalf("bob's rebased commit: %v", err)
+	}
+	if got := gs.m.g.Epoch(); got != stale+2 {
+		t.Fatalf("bob at epoch %d, want %d (alice's commit, then his rebased one)", got, stale+2)
+	}
+	var auth []byte
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		if _, err := cs[u].Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		g, err := cs[u].Group(res.Group.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if len(g.Members) != 4 || g.Epoch != stale+2 {
+			t.Fatalf("%s sees %+v", u, g)
+		}
+		cs[u].mu.Lock()
+		gs, _ := cs[u].resolveGroup(res.Group.ID)
+		a := gs.m.g.EpochAuthenticator()
+		cs[u].mu.Unlock()
+		if auth != nil && string(a) != string(auth) {
+			t.Fatalf("%s has another epoch authenticator", u)
+		}
+		auth = a
+	}
+	if _, err := cs["dave"].SendText(ctx, "g", "hi all"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		ms, err := cs[u].Sync(ctx)
+		if err != nil || len(ms) != 1 || ms[0].Text != "hi all" {
+			t.Fatalf("%s: %v %+v", u, err, ms)
+		}
+	}
+}
+
+// TestLeaveIsCommittedByAnotherMember: carol leaves (a Remove proposal for
+// herself); the next member to sync commits it; carol reads nothing after.
+func TestLeaveIsCommittedByAnotherMember(t *testing.T) {
+	ctx := context.Background()
+	url := clienttest.Start(t)
+	dir := t.TempDir()
+	cs := map[string]*Client{}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		cs[u] = open(t, url, filepath.Join(dir, u))
+		if _, err := cs[u].Register(ctx, u, "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs["alice"].CreateGroup(ctx, "g", []string{"bob", "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"bob", "carol"} {
+		if _, err := cs[u].Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs["carol"].Leave(ctx, "g"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs["bob"].Sync(ctx); err != nil { // bob commits carol's proposal
+		t.Fatal(err)
+	}
+	if _, err := cs["alice"].SendText(ctx, "g", "carol has gone"); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := cs["alice"].Group("g")
+	if len(g.Members) != 2 {
+		t.Fatalf("alice sees %+v", g.Members)
+	}
+	ms, err := cs["carol"].Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Kind == "text" {
+			t.Fatalf("carol read %q after leaving", m.Text)
+		}
+	}
+	if ms, err := cs["bob"].Sync(ctx); err != nil || len(ms) != 1 || ms[0].Text != "carol has gone" {
+		t.Fatalf("bob: %v %+v", err, ms)
+	}
+}
+
+// TestGhostDeviceIsReported: a device added to a pinned contact's account
+// after pinning shows up as new in Contacts and as unpinned when the contact
+// is added to a group.
+func TestGhostDeviceIsReported(t *testing.T) {
+	ctx := context.Background()
+	url := clienttest.Start(t)
+	dir := t.TempDir()
+	alice := open(t, url, filepath.Join(dir, "alice"))
+	bob := open(t, url, filepath.Join(dir, "bob"))
+	if _, err := alice.Register(ctx, "alice", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Register(ctx, "bob", "d"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := alice.AddContact(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second device appears on bob's account.
+	bob2 := open(t, url, filepath.Join(dir, "bob2"))
+	code, _ := bob2.BeginLink("new")
+	ap, err := bob.ApproveCode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := bob2.FinishLink(ctx, "bob", ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := alice.Contacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cts) != 1 || len(cts[0].New) != 1 || cts[0].New[0] != id2.DeviceID {
+		t.Fatalf("new device not reported: %+v", cts)
+	}
+	res, err := alice.CreateGroup(ctx, "g", []string{"bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Unpinned) != 1 || res.Unpinned[0] != id2.DeviceID {
+		t.Fatalf("unpinned device not reported: %+v", res)
+	}
+	after, err := alice.VerifyContact(ctx, "bob", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.SafetyNumber == before.SafetyNumber || len(after.New) != 0 || !after.Verified {
+		t.Fatalf("re-pinning: %+v", after)
+	}
+}
