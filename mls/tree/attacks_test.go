@@ -297,3 +297,37 @@ func TestValidateRejectsBadUnmergedLeaves(t *testing.T) {
 		t.Fatalf("parent key equal to a leaf key: %v", err)
 	}
 }
+
+// TestHashCacheAcrossTruncateAndExtend removes members until the tree
+// truncates, then adds members until it extends again, comparing the cached
+// tree hash with a fresh computation at every step (RFC 9420, Section 7.8).
+func TestHashCacheAcrossTruncateAndExtend(t *testing.T) {
+	s := suite1(t)
+	tr, _ := groupOf(t, s, 9)
+	check := func(step string) {
+		t.Helper()
+		fresh, err := Parse(s, tr.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(fresh.TreeHash()) != string(tr.TreeHash()) {
+			t.Fatalf("%s: cached tree hash is stale", step)
+		}
+	}
+	check("initial")
+	for l := LeafIndex(8); l >= 2; l-- {
+		if err := tr.RemoveLeaf(l); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("remove %d", l))
+	}
+	if tr.NumLeaves() != 2 {
+		t.Fatalf("%d leaves after removals", tr.NumLeaves())
+	}
+	for i := 0; i < 9; i++ {
+		if _, err := tr.AddLeaf(newMember(t, s, 200+i, nil).leaf); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("add %d", i))
+	}
+}

@@ -211,8 +211,13 @@ func (t *Tree) grow(n uint32) {
 	np := int(n) - 1
 	t.parents = append(t.parents, make([]parentSlot, np-len(t.parents))...)
 	w := int(treemath.NodeWidth(n))
+	ow := int(treemath.NodeWidth(old))
 	t.hashes = append(t.hashes, make([]byte, w*t.nh-len(t.hashes))...)
 	t.valid = append(t.valid, make([]uint64, (w+63)/64-len(t.valid))...)
+	// Cache bits of the new nodes may survive from before a truncation.
+	for x := ow; x < w; x++ {
+		t.valid[x>>6] &^= 1 << (x & 63)
+	}
 	// New root and right subtree are stale; the old root's ancestors too.
 	t.invalidate(treemath.Root(n))
 }

@@ -126,8 +126,9 @@ func (t *Tree) ValidateLeafNode(ln *wire.LeafNode, c LeafCheck) error {
 	var err error
 	t.Members(func(i LeafIndex, m *wire.LeafNode) bool {
 		if replacing && i == c.Leaf {
-			if c.Source == wire.LeafNodeSourceUpdate && bytes.Equal(m.EncryptionKey, ln.EncryptionKey) {
-				err = fmt.Errorf("%w: update reuses the replaced leaf's encryption_key", ErrInvalidLeafNode)
+			// An UpdatePath leaf follows the Update rules too (Section 7.5).
+			if bytes.Equal(m.EncryptionKey, ln.EncryptionKey) {
+				err = fmt.Errorf("%w: leaf reuses the replaced leaf's encryption_key", ErrInvalidLeafNode)
 				return false
 			}
 			return true

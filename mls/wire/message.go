@@ -153,13 +153,9 @@ func AppendFramedContentTBS(b []byte, wf WireFormat, c *FramedContent, groupCont
 	return b
 }
 
-// appendContent uses the raw bytes when available.
-func appendContent(b []byte, c *FramedContent) []byte {
-	if c.Raw != nil {
-		return append(b, c.Raw...)
-	}
-	return c.Append(b)
-}
+// appendContent re-encodes the content: strict decoding makes the encoding
+// canonical, and re-encoding never signs stale Raw bytes of an edited value.
+func appendContent(b []byte, c *FramedContent) []byte { return c.Append(b) }
 
 // AuthenticatedContent (RFC 9420, Section 6.1).
 type AuthenticatedContent struct {
