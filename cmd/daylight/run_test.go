@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/daylight-im/daylight/client/clienttest"
 )
@@ -170,3 +174,49 @@ func TestCLIChat(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestInteractive drives the line-based mode: commands typed at the prompt,
+// and a message from another device printed as it arrives.
+func TestInteractive(t *testing.T) {
+	c := &cli{t: t, url: clienttest.Start(t), dir: t.TempDir()}
+	c.ok("a", "register", "alice")
+	c.ok("b", "register", "bob")
+	c.ok("a", "group", "create", "chat", "bob")
+	pr, pw := io.Pipe()
+	var out syncBuf
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"--home", filepath.Join(c.dir, "b"), "--server", c.url}, pr, &out, &out)
+	}()
+	io.WriteString(pw, "sync\n")
+	io.WriteString(pw, `send chat "hello from the prompt"`+"\n")
+	c.ok("a", "send", "chat", "pushed while bob is at the prompt")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "pushed while bob is at the prompt") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	io.WriteString(pw, "bogus\n/quit\n")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"daylight interactive: bob", "sent #", "pushed while bob is at the prompt", `error: unknown command "bogus"`} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("interactive output lacks %q:\n%s", want, s)
+		}
+	}
+	c.ok("a", "sync")
+	var ms []msg
+	c.json("a", &ms, "history", "chat")
+	if s := texts(ms); len(s) != 2 || !slices.Contains(s, "bob:hello from the prompt") {
+		t.Fatalf("alice got %v", s)
+	}
+}
