@@ -186,6 +186,15 @@ func TestValidateLeafNodeRejects(t *testing.T) {
 	upd.Lifetime = wire.Lifetime{}
 	_ = SignLeafNode(ms[2].signer, &upd, gid, 2)
 	check("update reuses encryption_key", &upd, LeafCheck{Source: wire.LeafNodeSourceUpdate, GroupID: gid, Leaf: 2})
+	// UpdatePath leaf keeping the same encryption key (Section 7.5: same
+	// rules as an Update).
+	cl := *ms[1].leaf
+	cl.Raw = nil
+	cl.Source = wire.LeafNodeSourceCommit
+	cl.Lifetime = wire.Lifetime{}
+	cl.ParentHash = []byte{}
+	_ = SignLeafNode(ms[1].signer, &cl, gid, 1)
+	check("commit leaf reuses encryption_key", &cl, LeafCheck{Source: wire.LeafNodeSourceCommit, GroupID: gid, Leaf: 1})
 	// Update signed for another leaf index.
 	upd2 := newMember(t, s, 52, nil).leaf
 	upd2.Source = wire.LeafNodeSourceUpdate
