@@ -101,10 +101,10 @@ func tbs(group []byte, epoch uint64, leaf uint32, app []byte) []byte {
 	b = vec(b, nil)  // authenticated_data
 	b = append(b, 1) // application
 	b = vec(b, app)
-	b = u(b, 1, 2)     // context.version
+	b = u(b, 1, 2)      // context.version
 	b = u(b, 0x0001, 2) // cipher suite
-	b = vec(b, group)  // context.group_id
-	b = u(b, epoch, 8) // context.epoch
+	b = vec(b, group)   // context.group_id
+	b = u(b, epoch, 8)  // context.epoch
 	b = vec(b, []byte("tree hash .............32 bytes."))
 	b = vec(b, []byte("confirmed transcript hash ......"))
 	return vec(b, nil) // extensions
@@ -176,7 +176,7 @@ func New(t testing.TB) *Scenario {
 	}{
 		{e1, "alice", 0, ms(now-5*day) + 1000, "hi bob <script>"},
 		{e1, "bob", 1, ms(now-5*day) + 2000, "hi alice"},
-		{e2, "carol", 1, ms(now-day), "meeting at 5?"},
+		{e2, "carol", 1, ms(now - day), "meeting at 5?"},
 		{e2, "alice", 0, ms(now-day) + 500, "yes & see you"},
 		{s.Outside, "alice", 0, ms(now-30*day) + 10, "old news"},
 	} {

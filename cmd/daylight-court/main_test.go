@@ -55,7 +55,9 @@ func TestKeygenSignVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kg struct{ PublicKey []byte `json:"public_key"` }
+	var kg struct {
+		PublicKey []byte `json:"public_key"`
+	}
 	if err := json.Unmarshal([]byte(out), &kg); err != nil || len(kg.PublicKey) != ed25519.PublicKeySize {
 		t.Fatalf("keygen output %q: %v", out, err)
 	}
