@@ -36,7 +36,8 @@ type command struct {
 // function and an entry here.
 func commands() map[string]command {
 	return map[string]command{
-		"log": {summary: "verify the access log's checkpoint, cosignatures, consistency and entries; count entries", run: runLog},
+		"log":    {summary: "verify the access log's checkpoint, cosignatures, consistency and entries; count entries", run: runLog},
+		"bundle": {summary: "verify an evidence bundle offline (signatures, hashes, log inclusion, scope)", run: runBundle},
 	}
 }
 
