@@ -62,8 +62,7 @@ type groupState struct {
 	Removed   bool      `json:"removed,omitempty"`
 	Left      bool      `json:"left,omitempty"`
 	Proposals bool      `json:"proposals,omitempty"` // cached proposals to commit
-	Ops       []op      `json:"ops"`
-	Auth      []byte    `json:"auth"`
+	State     []byte    `json:"state"`               // group.Group.MarshalBinary; nil once removed
 	History   []Message `json:"history"`
 
 	m *mlsGroup
@@ -135,7 +134,7 @@ func (c *Client) loadGroup(hexID string) (*groupState, error) {
 	if err := json.Unmarshal(b, gs); err != nil {
 		return nil, fmt.Errorf("client: group record: %w", err)
 	}
-	m, err := replayGroup(c.prof.SigningKey, gs.Ops, gs.Auth)
+	m, err := restoreGroup(c.prof.SigningKey, c.cfg.Rand, c.cfg.Now, gs.State)
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +144,11 @@ func (c *Client) loadGroup(hexID string) (*groupState, error) {
 }
 
 func (c *Client) saveGroup(gs *groupState) error {
-	gs.Ops = gs.m.ops
-	if !gs.Removed {
-		gs.Auth = gs.m.g.EpochAuthenticator()
+	st, err := gs.m.snapshot()
+	if err != nil {
+		return err
 	}
+	gs.State = st
 	b, err := json.Marshal(gs)
 	if err != nil {
 		return err
@@ -187,9 +187,10 @@ func (c *Client) resolveGroup(ref string) (*groupState, error) {
 	return nil, fmt.Errorf("client: %q names %d groups (hint: use the group id from `daylight group list`)", ref, len(hits))
 }
 
-func (c *Client) newOp(kind opKind) (op, error) {
-	seed, err := newSeed(c.cfg.Rand)
-	return op{Kind: kind, Seed: seed, Time: c.cfg.Now().UTC()}, err
+func (c *Client) newOp(kind opKind) (op, error) { return op{Kind: kind}, nil }
+
+func (c *Client) newGroupState() *mlsGroup {
+	return newMLSGroup(c.prof.SigningKey, c.cfg.Rand, c.cfg.Now)
 }
 
 func (c *Client) ready() error {
@@ -255,8 +256,8 @@ func (c *Client) CreateGroup(ctx context.Context, name string, users []string) (
 		return AddResult{}, err
 	}
 	o.GroupID, o.Identity = gid, c.mlsIdentity()
-	m := newMLSGroup(c.prof.SigningKey)
-	if _, err := m.apply(&o, false); err != nil {
+	m := c.newGroupState()
+	if _, err := m.apply(&o); err != nil {
 		return AddResult{}, err
 	}
 	gi, _, err := m.g.GroupInfo(false)
@@ -266,7 +267,6 @@ func (c *Client) CreateGroup(ctx context.Context, name string, users []string) (
 	if _, err := c.tr.CreateGroup(ctx, gi); err != nil {
 		return AddResult{}, err
 	}
-	m.record(o, false)
 	gs := &groupState{ID: gid, Name: name, m: m}
 	gs.add(Message{Time: c.cfg.Now().UTC(), From: c.prof.Username, FromDevice: c.prof.DeviceID, Kind: "event", Text: "created the group " + name, Outgoing: true})
 	if err := c.saveGroup(gs); err != nil {
@@ -412,7 +412,7 @@ func (c *Client) commitWithRebase(ctx context.Context, gs *groupState, spec func
 			return err
 		}
 		o.Commit = cs
-		res, err := gs.m.apply(&o, false)
+		res, err := gs.m.apply(&o)
 		if err != nil {
 			return err
 		}
@@ -433,7 +433,6 @@ func (c *Client) commitWithRebase(ctx context.Context, gs *groupState, spec func
 		if err := gs.m.g.MergePendingCommit(); err != nil {
 			return err
 		}
-		gs.m.record(o, true)
 		gs.Proposals = false
 		if err := c.saveGroup(gs); err != nil {
 			return err
@@ -492,15 +491,14 @@ func (c *Client) Leave(ctx context.Context, ref string) (GroupInfo, error) {
 	if err != nil {
 		return GroupInfo{}, err
 	}
-	o.Proposal = &commitSpec{RemoveIDs: [][]byte{c.mlsIdentity()}}
-	res, err := gs.m.apply(&o, false)
+	o.Remove = c.mlsIdentity()
+	res, err := gs.m.apply(&o)
 	if err != nil {
 		return GroupInfo{}, err
 	}
 	if _, err := c.tr.Send(ctx, res.out); err != nil {
 		return GroupInfo{}, err
 	}
-	gs.m.record(o, false)
 	gs.Left = true
 	gs.add(Message{Time: c.cfg.Now().UTC(), From: c.prof.Username, FromDevice: c.prof.DeviceID, Kind: "event", Text: "left the group", Outgoing: true})
 	if err := c.saveGroup(gs); err != nil {
@@ -547,12 +545,11 @@ func (c *Client) sendPayload(ctx context.Context, gs *groupState, p payload, his
 		if err != nil {
 			return Message{}, err
 		}
-		o.App, o.Plain = true, pt
-		res, err := gs.m.apply(&o, false)
+		o.Plain = pt
+		res, err := gs.m.apply(&o)
 		if err != nil {
 			return Message{}, err
 		}
-		gs.m.record(o, false)
 		if err := c.saveGroup(gs); err != nil {
 			return Message{}, err
 		}
@@ -746,7 +743,6 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 		return nil, false, err
 	}
 	o.Msg = d.Data
-	o.App = d.Kind == api.KindApplication
 	before := members(gs.m.g)
 	senderOf := func(leaf uint32) (string, api.DeviceID) {
 		for _, m := range before {
@@ -756,7 +752,7 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 		}
 		return "?", 0
 	}
-	res, err := gs.m.apply(&o, false)
+	res, err := gs.m.apply(&o)
 	if err != nil {
 		if gs.Left {
 			return nil, false, nil
@@ -768,7 +764,6 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 	var out []Message
 	switch r.Kind {
 	case group.KindApplication:
-		gs.m.record(o, false)
 		user, dev := senderOf(r.Sender)
 		var p payload
 		if err := json.Unmarshal(r.ApplicationData, &p); err != nil {
@@ -785,10 +780,8 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 			}
 		}
 	case group.KindProposal:
-		gs.m.record(o, false)
 		gs.Proposals = true
 	case group.KindCommit:
-		gs.m.record(o, true)
 		gs.Proposals = false
 		user, dev := senderOf(r.Sender)
 		if gs.m.g.Removed() || r.Staged.RemovesSelf() {
@@ -827,11 +820,10 @@ func (c *Client) handleWelcome(d api.Delivery) ([]Message, bool, error) {
 			return nil, false, err
 		}
 		o.KP, o.Msg = &kp, d.Data
-		m := newMLSGroup(c.prof.SigningKey)
-		if _, err := m.apply(&o, false); err != nil {
+		m := c.newGroupState()
+		if _, err := m.apply(&o); err != nil {
 			return nil, false, nil // not for us after all, or invalid: ignore
 		}
-		m.record(o, false)
 		c.st.Delete(name)
 		gs := &groupState{ID: m.g.GroupID(), Name: "", m: m}
 		if old, err := c.loadGroup(gs.hexID()); err == nil {
