@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -195,5 +197,59 @@ func TestGhostDeviceIsReported(t *testing.T) {
 	}
 	if after.SafetyNumber == before.SafetyNumber || len(after.New) != 0 || !after.Verified {
 		t.Fatalf("re-pinning: %+v", after)
+	}
+}
+
+// TestTamperedAttachmentIsRejected attempts a server-side substitution of an
+// attachment's blob (another blob of the right size) and a truncated hash:
+// GetFile fails with ErrFileIntegrity and writes nothing.
+func TestTamperedAttachmentIsRejected(t *testing.T) {
+	ctx := context.Background()
+	url := clienttest.Start(t)
+	dir := t.TempDir()
+	alice := open(t, url, filepath.Join(dir, "alice"))
+	bob := open(t, url, filepath.Join(dir, "bob"))
+	for u, c := range map[string]*Client{"alice": alice, "bob": bob} {
+		if _, err := c.Register(ctx, u, "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.CreateGroup(ctx, "g", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{7}, 1000)
+	sent, err := alice.SendFile(ctx, "g", "f", bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := alice.tr.UploadBlob(ctx, bytes.NewReader(make([]byte, 1000+40)), 1040, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := bob.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int
+	for _, m := range ms {
+		if m.Kind == "file" {
+			id = m.ID
+		}
+	}
+	var out bytes.Buffer
+	if _, err := bob.GetFile(ctx, "g", id, &out, nil); err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("genuine file: %v", err)
+	}
+	gs, _ := bob.resolveGroup("g")
+	f := gs.History[id-1].File
+	for name, tamper := range map[string]func(){
+		"substituted blob": func() { f.Blob = other.ID },
+		"wrong hash":       func() { f.Blob = sent.File.Blob; f.SHA256 = f.SHA256[:31] },
+	} {
+		tamper()
+		out.Reset()
+		if _, err := bob.GetFile(ctx, "g", id, &out, nil); !errors.Is(err, ErrFileIntegrity) || out.Len() != 0 {
+			t.Fatalf("%s: err %v, wrote %d bytes", name, err, out.Len())
+		}
 	}
 }
