@@ -10,9 +10,12 @@
 // testing-only fake MLS framing, rate limits off, a temporary data directory)
 // and reads its CPU time from /proc/<pid>/stat; with --url it reads
 // process_cpu_seconds_total from the server's /metrics (the server must run
-// with --testing-only-fake-mls and generous rate limits). Messages use
-// ds/dstest's toy framing: the load measures the delivery service, not the MLS
-// engine. Only loopback addresses are accepted.
+// with --testing-only-fake-mls, or without it for --mls, and generous rate
+// limits). By default messages use ds/dstest's toy framing (the load measures
+// the delivery service, not the MLS engine); --mls uses real MLS groups and
+// PrivateMessages against the real validator. --nats-server runs the same
+// topology over NATS core as the reference. Only loopback addresses are
+// accepted.
 package main
 
 import (

@@ -45,6 +45,7 @@ type options struct {
 	jsonOut    bool
 	insecure   bool
 	nats       string
+	mls        bool
 }
 
 // Result is the report (--json prints it).
@@ -86,6 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&o.maxMsgs, "messages", 0, "stop after this many accepted messages (0: duration only)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	fs.StringVar(&o.nats, "nats-server", "", "instead of daylightd, start this nats-server and run the same topology over NATS core pub/sub (the loopback reference)")
+	fs.BoolVar(&o.mls, "mls", false, "real MLS (mls/group, suite 1): groups by Welcome, PrivateMessage application data; the server must run its real validator")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS verification (loopback https with the dev certificate)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var cpu func() (float64, error)
 	if o.daylightd != "" {
-		srv, err := startServer(ctx, o.daylightd, strings.Fields(o.serverArgs), stderr)
+		srv, err := startServer(ctx, o.daylightd, !o.mls, strings.Fields(o.serverArgs), stderr)
 		if err != nil {
 			return err
 		}
@@ -169,6 +171,7 @@ func rateText(r float64) string {
 type sim struct {
 	c    *transport.Client
 	sig  dstest.Signer
+	mls  *mlsState
 	gid  []byte
 	conn *transport.Conn
 	idx  int
@@ -203,6 +206,15 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 		members := sims[g*o.groupSize : min((g+1)*o.groupSize, o.clients)]
 		gid := fmt.Appendf(nil, "%s-g%d", prefix, g)
 		owner := members[0]
+		if o.mls {
+			if err := setupMLSGroup(ctx, members, gid); err != nil {
+				return err
+			}
+			for _, m := range members {
+				m.gid = gid
+			}
+			return nil
+		}
 		if _, err := owner.c.CreateGroup(ctx, dstest.GroupInfo(gid, owner.sig)); err != nil {
 			return fmt.Errorf("create group: %w", err)
 		}
@@ -248,6 +260,7 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 	}
 
 	var accepted, delivered, errs, expected atomic.Int64
+	var sent sentTable
 	lat := make([][]time.Duration, o.clients)
 	var latMu sync.Mutex
 	start := time.Now()
@@ -276,7 +289,13 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 						if d.Kind != api.KindApplication {
 							continue
 						}
-						if t, ok := sentAt(d.Data); ok {
+						t, ok := time.Time{}, false
+						if o.mls {
+							t, ok = sent.take(d.Data)
+						} else {
+							t, ok = sentAt(d.Data)
+						}
+						if ok {
 							mine = append(mine, now.Sub(t))
 							delivered.Add(1)
 						}
@@ -323,7 +342,17 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 					}
 					binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 					binary.BigEndian.PutUint64(payload[8:], uint64(s.idx)<<32|uint64(w)<<24|n)
-					msg := dstest.Application(s.gid, 1, payload)
+					var msg []byte
+					if o.mls {
+						var err error
+						if msg, err = s.mls.protect(payload); err != nil {
+							errs.Add(1)
+							return
+						}
+						sent.put(msg, time.Now())
+					} else {
+						msg = dstest.Application(s.gid, 1, payload)
+					}
 					if _, err := s.conn.Send(sendCtx, msg, nil); err != nil {
 						if sendCtx.Err() == nil {
 							if errs.Add(1) <= 3 {
@@ -456,13 +485,17 @@ type server struct {
 }
 
 // startServer starts daylightd on 127.0.0.1 with a fresh data directory.
-func startServer(ctx context.Context, bin string, extra []string, log io.Writer) (*server, error) {
+func startServer(ctx context.Context, bin string, fakeMLS bool, extra []string, log io.Writer) (*server, error) {
 	dir, err := os.MkdirTemp("", "daylight-load-")
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--insecure-http", "--testing-only-fake-mls",
-		"--rate-ip", "0", "--rate-account", "0", "--log-level", "warn"}, extra...)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--insecure-http",
+		"--rate-ip", "0", "--rate-account", "0", "--log-level", "warn"}
+	if fakeMLS {
+		args = append(args, "--testing-only-fake-mls")
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -36,6 +36,30 @@ func TestLoadAgainstStartedServer(t *testing.T) {
 	}
 }
 
+// TestLoadRealMLS runs the load with real MLS groups and PrivateMessages
+// against daylightd's real validator.
+func TestLoadRealMLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds daylightd and runs a short load; skipped in -short")
+	}
+	bin := filepath.Join(t.TempDir(), "daylightd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../daylightd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--daylightd", bin, "--mls", "--clients", "6", "--group-size", "3", "--duration", "1s", "--rate", "100", "--json"}, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if r.Accepted < 20 || r.Errors != 0 || r.Missing != 0 || r.Delivered < 2*r.Accepted {
+		t.Fatalf("implausible report: %+v", r)
+	}
+}
+
 func TestLoadRefusesNonLoopback(t *testing.T) {
 	err := run(context.Background(), []string{"--url", "http://192.0.2.1:8443"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
