@@ -58,19 +58,30 @@ type World struct {
 	// The requesting authority's keys.
 	AuthKEMPriv, AuthKEMPub []byte
 	AuthSign                ed25519.PrivateKey
+	// Now is the world's clock (unix seconds).
+	Now uint64
 }
 
 // Options change the world.
 type Options struct {
 	K, N   int
 	Policy func(*policy.Policy) // may change the policy before signing
+	// Now is the world's clock (default: the package's Now); Periods are
+	// the key periods trustees hold keys for (default 0, 1, 2).
+	Now     uint64
+	Periods []uint32
 }
 
-// New starts a world: two witnesses, w = 2, k of n trustees, period keys for
-// periods 0..2.
+// New starts a world: two witnesses, w = 2, k of n trustees with period keys.
 func New(t testing.TB, o Options) *World {
 	t.Helper()
-	w := &World{T: t, Users: map[string]ed25519.PrivateKey{}}
+	w := &World{T: t, Users: map[string]ed25519.PrivateKey{}, Now: o.Now}
+	if w.Now == 0 {
+		w.Now = Now
+	}
+	if o.Periods == nil {
+		o.Periods = []uint32{0, 1, 2}
+	}
 	w.LogDir = t.TempDir()
 	skey, vkey, err := note.GenerateKey(rand.Reader, Origin)
 	if err != nil {
@@ -102,7 +113,7 @@ func New(t testing.TB, o Options) *World {
 		tw = append(tw, tlog.Witness{URL: srv.URL, VKey: wvkey})
 		pw = append(pw, policy.Witness{Name: name, VerifierKey: wvkey})
 	}
-	w.F = policytest.New(t, o.K, o.N, []uint32{0, 1, 2}, func(p *policy.Policy) {
+	w.F = policytest.New(t, o.K, o.N, o.Periods, func(p *policy.Policy) {
 		p.Log = policy.LogKey{Origin: Origin, VerifierKey: vkey}
 		p.Witnesses = pw
 		p.W = 2
@@ -131,7 +142,7 @@ func New(t testing.TB, o Options) *World {
 		t.Fatal(err)
 	}
 	// The log's first entry is the policy itself (A10).
-	pe, err := policy.LogEntry(w.F.Signed, Now)
+	pe, err := policy.LogEntry(w.F.Signed, w.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +167,7 @@ func New(t testing.TB, o Options) *World {
 		}
 		svc, err := service.New(service.Config{ID: w.Pol.Trustees[i].ID, SigningKey: w.F.Trustees[i], Policy: w.Pol, Store: st,
 			Epochs: w.Chain, Appender: service.TlogAppender{Log: w.Log}, Reader: w.Reader,
-			Now: func() time.Time { return time.Unix(int64(Now), 0) }, AwaitTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond})
+			Now: func() time.Time { return time.Unix(int64(w.Now), 0) }, AwaitTimeout: 20 * time.Second, PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,8 +273,8 @@ func (w *World) SignWarrant(mod func(*warrant.Warrant), signer ed25519.PrivateKe
 		Authority: "federal-police", AuthorityKEMKey: w.AuthKEMPub, AuthoritySigningKey: w.AuthSign.Public().(ed25519.PublicKey),
 		PolicyID: w.Pol.ID, Court: "court-a", Jurisdiction: "A", CaseNumber: "2026-CR-7",
 		LegalBasis: "s. 100a", Targets: []string{"alice"},
-		WindowStart: Now - 10*Day, WindowEnd: Now + 20*Day, EmbargoEnd: Now + 100*Day,
-		Issued: Now - Day, Expiry: Now + 30*Day,
+		WindowStart: w.Now - 10*Day, WindowEnd: w.Now + 20*Day, EmbargoEnd: w.Now + 100*Day,
+		Issued: w.Now - Day, Expiry: w.Now + 30*Day,
 	}
 	if mod != nil {
 		mod(wr)
@@ -284,11 +295,11 @@ func (w *World) LogWarrant(s *warrant.Signed) ([32]byte, trustee.Inclusion) {
 	w.T.Helper()
 	var salt [32]byte
 	rand.Read(salt[:])
-	v, err := warrant.Verify(s, w.Pol, Now)
+	v, err := warrant.Verify(s, w.Pol, w.Now)
 	if err != nil {
 		w.T.Fatal(err)
 	}
-	m := v.PublicMetadata(salt, Now)
+	m := v.PublicMetadata(salt, w.Now)
 	idx, b := w.AppendAwait((*accesslog.WarrantCommitment)(&m))
 	return salt, w.Include(idx, b)
 }
