@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/daylight-im/daylight/client"
-	"github.com/daylight-im/daylight/client/clienttest"
 	"github.com/daylight-im/daylight/client/localstore"
 )
 
@@ -43,7 +42,7 @@ func texts(ms []client.Message) []string {
 // and checks bob sees nothing afterwards.
 func TestTwoClientsChat(t *testing.T) {
 	ctx := context.Background()
-	url := clienttest.Start(t)
+	url := client.TestingOnlyStartServer(t)
 	dir := t.TempDir()
 	alice := newClient(t, url, filepath.Join(dir, "alice1"))
 	if _, err := alice.Register(ctx, "alice", "laptop"); err != nil {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/daylight-im/daylight/client/clienttest"
 	"github.com/daylight-im/daylight/client/localstore"
 )
 
@@ -29,7 +28,7 @@ func open(t *testing.T, url, home string) *Client {
 // converges on the same epoch, members and epoch authenticator.
 func TestCommitRebaseOnConflict(t *testing.T) {
 	ctx := context.Background()
-	url := clienttest.Start(t)
+	url := startServer(t)
 	dir := t.TempDir()
 	cs := map[string]*Client{}
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
@@ -103,7 +102,7 @@ func TestCommitRebaseOnConflict(t *testing.T) {
 // herself); the next member to sync commits it; carol reads nothing after.
 func TestLeaveIsCommittedByAnotherMember(t *testing.T) {
 	ctx := context.Background()
-	url := clienttest.Start(t)
+	url := startServer(t)
 	dir := t.TempDir()
 	cs := map[string]*Client{}
 	for _, u := range []string{"alice", "bob", "carol"} {
@@ -152,7 +151,7 @@ func TestLeaveIsCommittedByAnotherMember(t *testing.T) {
 // is added to a group.
 func TestGhostDeviceIsReported(t *testing.T) {
 	ctx := context.Background()
-	url := clienttest.Start(t)
+	url := startServer(t)
 	dir := t.TempDir()
 	alice := open(t, url, filepath.Join(dir, "alice"))
 	bob := open(t, url, filepath.Join(dir, "bob"))
@@ -205,7 +204,7 @@ func TestGhostDeviceIsReported(t *testing.T) {
 // GetFile fails with ErrFileIntegrity and writes nothing.
 func TestTamperedAttachmentIsRejected(t *testing.T) {
 	ctx := context.Background()
-	url := clienttest.Start(t)
+	url := startServer(t)
 	dir := t.TempDir()
 	alice := open(t, url, filepath.Join(dir, "alice"))
 	bob := open(t, url, filepath.Join(dir, "bob"))

@@ -1,5 +1,6 @@
-// Package clienttest starts a complete daylight server (ds over SQLite,
-// server's HTTP and WebSocket adapter) in-process for the client's tests.
+// Package clienttest helps the client's tests run a complete daylight
+// server in-process (ds over SQLite with server's HTTP adapter, assembled in
+// the tests: client packages may not import server).
 //
 // mls/group does not export PublicGroup yet, so the DS's group validation is
 // provided here by TestingOnlyRoutingEngine: it tracks epochs and the member
@@ -9,60 +10,19 @@
 package clienttest
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
-	"testing"
 
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/ds/mlsvalidator"
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/wire"
-	"github.com/daylight-im/daylight/server"
-	"github.com/daylight-im/daylight/store/sqlite"
 )
 
-// Start runs a server for the test's lifetime and returns its base URL.
-func Start(t testing.TB) string {
-	t.Helper()
-	h, closeFn, err := NewHandler(context.Background(), filepath.Join(t.TempDir(), "ds.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		hs.Close()
-		closeFn()
-	})
-	return hs.URL
-}
-
-// NewHandler returns the server's HTTP handler over a SQLite database at
-// dbPath, validating groups with TestingOnlyRoutingEngine, and a function
-// that releases it.
-func NewHandler(ctx context.Context, dbPath string) (http.Handler, func(), error) {
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath})
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := ds.New(ds.Config{Store: st, Validator: mlsvalidator.New(TestingOnlyRoutingEngine{}), MaxBlobBytes: 64 << 20})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	srv, err := server.New(server.Config{Service: svc, PerIP: &server.Rate{}, PerAccount: &server.Rate{}})
-	if err != nil {
-		svc.Close()
-		st.Close()
-		return nil, nil, err
-	}
-	return srv, func() { svc.Close(); st.Close() }, nil
-}
+// NewValidator returns a ds.GroupValidator for tests: ds/mlsvalidator
+// (real Inspect and KeyPackage checks) over TestingOnlyRoutingEngine.
+func NewValidator() ds.GroupValidator { return mlsvalidator.New(TestingOnlyRoutingEngine{}) }
 
 // TestingOnlyRoutingEngine is a mlsvalidator.PublicEngine that follows
 // membership without verifying anything. Never use it outside tests.

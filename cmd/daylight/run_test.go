@@ -14,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/daylight-im/daylight/client/clienttest"
 )
 
 type cli struct {
@@ -72,7 +70,7 @@ func texts(ms []msg) []string {
 }
 
 func TestCLIChat(t *testing.T) {
-	c := &cli{t: t, url: clienttest.Start(t), dir: t.TempDir()}
+	c := &cli{t: t, url: startServer(t), dir: t.TempDir()}
 	var id struct {
 		Username string `json:"username"`
 		DeviceID int64  `json:"device_id"`
@@ -186,7 +184,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // TestInteractive drives the line-based mode: commands typed at the prompt,
 // and a message from another device printed as it arrives.
 func TestInteractive(t *testing.T) {
-	c := &cli{t: t, url: clienttest.Start(t), dir: t.TempDir()}
+	c := &cli{t: t, url: startServer(t), dir: t.TempDir()}
 	c.ok("a", "register", "alice")
 	c.ok("b", "register", "bob")
 	c.ok("a", "group", "create", "chat", "bob")

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/daylight-im/daylight/client/clienttest"
 )
 
 // TestScripts runs the CLI scripts in testdata/*.txt, each against a fresh
@@ -35,7 +33,7 @@ func TestScripts(t *testing.T) {
 }
 
 func runScript(t *testing.T, path string) {
-	url := clienttest.Start(t)
+	url := startServer(t)
 	dir := t.TempDir()
 	data, err := os.ReadFile(path)
 	if err != nil {
