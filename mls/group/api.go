@@ -167,4 +167,6 @@ type ExternalJoinOptions struct {
 	Identity    []byte // basic credential identity of the joiner
 	RemovePrior bool   // resync: remove the leaf holding the same identity
 	PSKIDs      [][]byte
+
+	removeLeaf *uint32 // tests: force a Remove of this leaf (an attack)
 }

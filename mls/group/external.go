@@ -105,6 +105,9 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 			return nil, nil, fmt.Errorf("%w: no prior member with identity %q to remove", ErrInvalid, opts.Identity)
 		}
 	}
+	if opts.removeLeaf != nil {
+		ext.extra = append(ext.extra, &proposal{typ: propRemove, remove: *opts.removeLeaf})
+	}
 	var specs []ProposalSpec
 	for _, id := range opts.PSKIDs {
 		specs = append(specs, ProposalSpec{Type: ProposalExternalPSK, PSKID: id})

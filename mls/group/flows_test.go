@@ -51,6 +51,19 @@ func TestExternalJoinAndResync(t *testing.T) {
 	if !bytes.Equal(dave2.EpochAuthenticator(), alice.EpochAuthenticator()) || len(alice.Members()) != 4 {
 		t.Fatalf("resync: members %v", alice.Members())
 	}
+	// Attack: an external joiner removes another member (bob, leaf 1).
+	gi, _, err = alice.GroupInfo(false)
+	mustNil(t, err)
+	victim := uint32(1)
+	_, commit, err = ExternalJoin(cfg, gi, ExternalJoinOptions{Identity: []byte("mallory"), removeLeaf: &victim})
+	mustNil(t, err)
+	before := save(t, alice)
+	if _, err := alice.Process(commit); err == nil {
+		t.Fatal("external commit removing another member accepted")
+	}
+	if !bytes.Equal(save(t, alice), before) {
+		t.Fatal("rejected external commit changed state")
+	}
 }
 
 // TestExternalSendersAndJoinerProposals: a DS-like external signer is added through
