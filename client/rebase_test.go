@@ -252,3 +252,39 @@ func TestTamperedAttachmentIsRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestSubstitutedKeyPackageIsRefused: a server that answers a claim for one
+// device with a KeyPackage of another identity or key is caught before the
+// KeyPackage is added to a group.
+func TestSubstitutedKeyPackageIsRefused(t *testing.T) {
+	ctx := context.Background()
+	url := startServer(t)
+	dir := t.TempDir()
+	alice := open(t, url, filepath.Join(dir, "alice"))
+	bob := open(t, url, filepath.Join(dir, "bob"))
+	a, err := alice.Register(ctx, "alice", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bob.Register(ctx, "bob", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := alice.tr.ClaimKeyPackage(ctx, b.DeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobDev := Device{ID: b.DeviceID, SigningKey: b.SigningKey}
+	if err := checkKeyPackage(kp.Data, "bob", bobDev); err != nil {
+		t.Fatalf("genuine KeyPackage refused: %v", err)
+	}
+	if err := checkKeyPackage(kp.Data, "bob", Device{ID: b.DeviceID, SigningKey: a.SigningKey}); err == nil {
+		t.Fatal("KeyPackage with another signature key than the device's accepted")
+	}
+	if err := checkKeyPackage(kp.Data, "carol", Device{ID: b.DeviceID, SigningKey: b.SigningKey}); err == nil {
+		t.Fatal("KeyPackage of another user accepted")
+	}
+	if err := checkKeyPackage(kp.Data, "bob", Device{ID: a.DeviceID, SigningKey: b.SigningKey}); err == nil {
+		t.Fatal("KeyPackage of another device accepted")
+	}
+}
