@@ -68,13 +68,9 @@ func Table(w io.Writer, files []string) error {
 		}
 		reps = append(reps, r)
 	}
-	// Columns: engine × size.
-	type col struct {
-		rep  *Report
-		size int
-	}
-	var cols []col
-	for _, r := range reps {
+	// Rows: scenario × size class (the i-th size of every report, e.g. 1000 for the Go
+	// engines and 1024 for ts-mls); columns: engines.
+	sizesOf := func(r *Report) []int {
 		var sizes []int
 		for _, x := range r.Results {
 			if !slices.Contains(sizes, x.Size) {
@@ -82,35 +78,44 @@ func Table(w io.Writer, files []string) error {
 			}
 		}
 		slices.Sort(sizes)
-		for _, s := range sizes {
-			cols = append(cols, col{r, s})
-		}
+		return sizes
+	}
+	classes := 0
+	for _, r := range reps {
+		classes = max(classes, len(sizesOf(r)))
 	}
 	var hdr, sep strings.Builder
-	hdr.WriteString("| scenario (suite 1, median of runs) |")
-	sep.WriteString("|---|")
-	for _, c := range cols {
-		fmt.Fprintf(&hdr, " %s n=%d |", c.rep.Engine, c.size)
+	hdr.WriteString("| scenario (suite 1) | n |")
+	sep.WriteString("|---|---|")
+	for _, r := range reps {
+		fmt.Fprintf(&hdr, " %s |", r.Engine)
 		sep.WriteString("---:|")
 	}
 	fmt.Fprintln(w, hdr.String())
 	fmt.Fprintln(w, sep.String())
 	for _, row := range rows {
-		var line strings.Builder
-		fmt.Fprintf(&line, "| %s |", row.label)
-		any := false
-		for _, c := range cols {
-			cell := "–"
-			for _, x := range c.rep.Results {
-				if x.Scenario == row.scenario && x.Size == c.size {
-					cell = format(x)
-					any = true
+		for c := range classes {
+			var ns []string
+			var cells []string
+			found := false
+			for _, r := range reps {
+				cell := "–"
+				if sz := sizesOf(r); c < len(sz) {
+					if n := fmt.Sprint(sz[c]); !slices.Contains(ns, n) {
+						ns = append(ns, n)
+					}
+					for _, x := range r.Results {
+						if x.Scenario == row.scenario && x.Size == sz[c] {
+							cell = format(x)
+							found = true
+						}
+					}
 				}
+				cells = append(cells, cell)
 			}
-			fmt.Fprintf(&line, " %s |", cell)
-		}
-		if any {
-			fmt.Fprintln(w, line.String())
+			if found {
+				fmt.Fprintf(w, "| %s | %s | %s |\n", row.label, strings.Join(ns, " / "), strings.Join(cells, " | "))
+			}
 		}
 	}
 	for _, r := range reps {
