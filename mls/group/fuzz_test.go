@@ -82,3 +82,26 @@ func FuzzUnmarshalGroup(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnmarshalPublicGroup: a saved server view that restores saves to the same bytes.
+func FuzzUnmarshalPublicGroup(f *testing.F) {
+	cfg := Config{}
+	alice, _ := Create(cfg, cs1, []byte("fuzz"), []byte("alice"))
+	gi, _, _ := alice.GroupInfo(false)
+	pg, err := NewPublicGroup(gi, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, _ := pg.MarshalBinary()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := UnmarshalPublicGroup(b)
+		if err != nil {
+			return
+		}
+		out, _ := p.MarshalBinary()
+		if !bytes.Equal(out, b) {
+			t.Fatal("round trip differs")
+		}
+	})
+}

@@ -247,3 +247,79 @@ func sortedStrings(m map[string]keyPair) []string {
 	}
 	return out
 }
+
+// publicStateVersion is the version of the persisted PublicGroup encoding:
+//
+//	uint8 version = 1; uint16 cipher_suite
+//	opaque group_context<V>; opaque ratchet_tree<V>; opaque interim_transcript_hash<V>
+//	vector<V> { opaque ref<V>; uint8 sender_type; uint32 sender_index; Proposal } proposals
+//
+// It holds no secrets.
+const publicStateVersion = 1
+
+// MarshalBinary encodes the server's view of the group (no secrets), so a delivery
+// service can store it and restore it with UnmarshalPublicGroup.
+func (p *PublicGroup) MarshalBinary() ([]byte, error) {
+	var w builder
+	w.u8(publicStateVersion)
+	w.u16(uint16(p.cs.ID()))
+	w.opaque(p.ctxBytes)
+	w.opaque(p.tree.marshal())
+	w.opaque(p.interim)
+	w.vector(func(w *builder) {
+		for _, cp := range p.proposals {
+			w.opaque(cp.ref)
+			w.u8(uint8(cp.sender.Type))
+			w.u32(cp.sender.Index)
+			cp.prop.marshal(w)
+		}
+	})
+	return w.b, nil
+}
+
+// UnmarshalPublicGroup restores a PublicGroup saved by MarshalBinary. The tree is
+// parsed strictly and must match the saved GroupContext's tree hash.
+func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
+	r := &reader{b: clone(data)}
+	if v := r.u8("version"); r.err == nil && v != publicStateVersion {
+		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: unsupported version %d", v)
+	}
+	id := r.u16("cipher_suite")
+	ctxBytes := r.opaque("group_context")
+	treeBytes := r.opaque("ratchet_tree")
+	interim := r.opaque("interim_transcript_hash")
+	var props []cachedProposal
+	r.vector("proposals", func(r *reader) {
+		cp := cachedProposal{ref: r.opaque("ref")}
+		cp.sender.Type = framing.SenderType(r.u8("sender_type"))
+		cp.sender.Index = r.u32("sender_index")
+		cp.prop = new(proposal)
+		cp.prop.parse(r)
+		props = append(props, cp)
+	})
+	if err := r.done("public_group"); err != nil {
+		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
+	}
+	s, err := suite.Lookup(suite.ID(id))
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
+	}
+	cr := &reader{b: ctxBytes}
+	var ctx groupContext
+	ctx.parse(cr)
+	if err := cr.done("group_context"); err != nil {
+		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
+	}
+	tree, err := parseRatchetTree(treeBytes)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
+	}
+	if !bytesEqual(tree.rootHash(s), ctx.treeHash) {
+		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w: tree hash does not match the GroupContext", ErrInvalid)
+	}
+	p := &PublicGroup{publicState: publicState{cs: s, tree: tree, interim: interim}, proposals: props}
+	p.setContext(ctx)
+	return p, nil
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

@@ -85,3 +85,49 @@ func TestPublicGroupFollowsMembers(t *testing.T) {
 		t.Fatal("server diverged after bob's commit")
 	}
 }
+
+// TestPublicGroupStateRoundTrip: the server view saves and restores (canonical
+// bytes), keeps following commits after a restore, and rejects truncated state.
+func TestPublicGroupStateRoundTrip(t *testing.T) {
+	cfg := Config{}
+	alice, bob, _, _ := threeMembers(t, cfg)
+	gi, _, err := alice.GroupInfo(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := NewPublicGroup(gi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prop, _ := bob.Propose(ProposalSpec{Type: ProposalUpdate})
+	if _, err := pg.Process(prop); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := pg.MarshalBinary()
+	pg2, err := UnmarshalPublicGroup(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := pg2.MarshalBinary(); !bytes.Equal(again, saved) {
+		t.Fatal("restore then save changed the encoding")
+	}
+	alice.ReceiveProposal(prop)
+	res, err := alice.Commit(CommitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.MergePendingCommit()
+	r, err := pg2.Process(res.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg2.Merge(r.Staged)
+	if !bytes.Equal(pg2.ctxBytes, alice.ctxBytes) {
+		t.Fatal("restored server view diverged")
+	}
+	for i := range saved {
+		if _, err := UnmarshalPublicGroup(saved[:i]); err == nil {
+			t.Fatalf("truncated state (%d bytes) restored", i)
+		}
+	}
+}
