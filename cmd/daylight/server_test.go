@@ -22,7 +22,7 @@ func startServer(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ds.New(ds.Config{Store: st, Validator: clienttest.NewValidator(), MaxBlobBytes: 64 << 20})
+	svc, err := ds.New(ds.Config{Store: st, Validator: clienttest.NewPublicGroupValidator(), MaxBlobBytes: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
