@@ -229,3 +229,28 @@ func TestKeysRoundTrip(t *testing.T) {
 		t.Fatal("unknown field accepted")
 	}
 }
+
+func TestCaseFileRoundTrip(t *testing.T) {
+	s := authoritytest.New(t)
+	if err := s.Authority.Collect(context.Background(), s.Case, s.Trustees, 3); err != nil {
+		t.Fatal(err)
+	}
+	b, err := authority.MarshalCase(s.Case)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := authority.ParseCase(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := authority.MarshalCase(c)
+	if !bytes.Equal(b, b2) {
+		t.Fatal("case changed in a round trip")
+	}
+	if _, err := s.Authority.Recover(c); err != nil {
+		t.Fatalf("recover from the stored case: %v", err)
+	}
+	if _, err := authority.ParseCase(bytes.Replace(b, []byte(`"format"`), []byte(`"x":1,"format"`), 1)); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+}
