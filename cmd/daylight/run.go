@@ -30,7 +30,8 @@ usage: daylight [global flags] <command> [flags] [arguments]
 global flags (also from the environment):
   --home DIR      profile directory, one per device      ($DAYLIGHT_HOME, default ~/.daylight)
   --server URL    daylightd base URL                      ($DAYLIGHT_SERVER; remembered after register)
-  --ca FILE       PEM certificate to trust (daylightd's dev certificate: DATA/tls-dev-cert.pem) ($DAYLIGHT_CA)
+  --ca FILE       PEM certificate to trust (daylightd's dev certificate: DATA/tls-dev-cert.pem) ($DAYLIGHT_CA;
+                  remembered by register and link request)
   --key-file FILE key file sealing the local store        (default HOME/store.key; created at register)
                   set $DAYLIGHT_PASSPHRASE to seal with a passphrase instead
   --json          machine-readable output (one JSON value per command)
@@ -199,11 +200,27 @@ func (e *env) open(create bool) (*client.Client, error) {
 		key.Raw = k
 	}
 	cfg := client.Config{Home: e.home, Key: key, ServerURL: e.server}
+	// The --ca certificate is remembered in the profile (HOME/ca.pem, public
+	// data) so later commands need no flag.
+	saved := filepath.Join(e.home, "ca.pem")
+	var pem []byte
 	if e.ca != "" {
-		pem, err := os.ReadFile(e.ca)
-		if err != nil {
+		var err error
+		if pem, err = os.ReadFile(e.ca); err != nil {
 			return nil, fmt.Errorf("--ca: %w", err)
 		}
+		if create {
+			if err := os.MkdirAll(e.home, 0o700); err != nil {
+				return nil, err
+			}
+			if err := localstore.WriteFileAtomic(saved, pem, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	} else if b, err := os.ReadFile(saved); err == nil {
+		pem = b
+	}
+	if pem != nil {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", e.ca)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"os"
 	"path/filepath"
@@ -216,5 +217,24 @@ func TestInteractive(t *testing.T) {
 	c.json("a", &ms, "history", "chat")
 	if s := texts(ms); len(s) != 2 || !slices.Contains(s, "bob:hello from the prompt") {
 		t.Fatalf("alice got %v", s)
+	}
+}
+
+// TestTLSCertificateRemembered: a server with a certificate no system root
+// trusts is refused with a hint; with --ca at register it works, and later
+// commands need no flag (the certificate is kept in the profile).
+func TestTLSCertificateRemembered(t *testing.T) {
+	hs := startServerWith(t, true)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600)
+	c := &cli{t: t, url: hs.URL, dir: dir}
+	_, err := c.run("nocert", "register", "eve")
+	if err == nil || !strings.Contains(hint(err), "--ca") {
+		t.Fatalf("untrusted certificate: %v (hint %q)", err, hint(err))
+	}
+	c.ok("a", "--ca", ca, "register", "alice")
+	if out := c.ok("a", "devices"); !strings.Contains(out, "this device") {
+		t.Fatalf("devices without --ca: %s", out)
 	}
 }

@@ -15,7 +15,10 @@ import (
 // startServer runs daylightd's pieces (ds over SQLite, the HTTP adapter)
 // in-process for the test's lifetime, validating groups with
 // clienttest.NewValidator, and returns the base URL.
-func startServer(t testing.TB) string {
+func startServer(t testing.TB) string { return startServerWith(t, false).URL }
+
+// startServerWith starts the server over TLS (httptest's certificate) when tls is set.
+func startServerWith(t testing.TB, tls bool) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "ds.db")})
@@ -30,12 +33,17 @@ func startServer(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(srv)
+	if tls {
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		hs.Close()
 		svc.Close()
 		st.Close()
 	})
-	return hs.URL
+	return hs
 }
