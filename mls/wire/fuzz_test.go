@@ -377,12 +377,14 @@ func fuzzMore(f *testing.F, kind string, rt roundTripper) {
 	})
 }
 
-func FuzzGroupContext(f *testing.F)         { fuzzMore(f, "GroupContext", rtGroupContext) }
-func FuzzUpdatePath(f *testing.F)           { fuzzMore(f, "UpdatePath", rtUpdatePath) }
-func FuzzFramedContent(f *testing.F)        { fuzzMore(f, "FramedContent", rtFramedContent) }
-func FuzzAuthenticatedContent(f *testing.F) { fuzzMore(f, "AuthenticatedContent", rtAuthenticatedContent) }
-func FuzzPreSharedKeyID(f *testing.F)       { fuzzMore(f, "PreSharedKeyID", rtPreSharedKeyID) }
-func FuzzExtensions(f *testing.F)           { fuzzMore(f, "Extensions", rtExtensions) }
+func FuzzGroupContext(f *testing.F)  { fuzzMore(f, "GroupContext", rtGroupContext) }
+func FuzzUpdatePath(f *testing.F)    { fuzzMore(f, "UpdatePath", rtUpdatePath) }
+func FuzzFramedContent(f *testing.F) { fuzzMore(f, "FramedContent", rtFramedContent) }
+func FuzzAuthenticatedContent(f *testing.F) {
+	fuzzMore(f, "AuthenticatedContent", rtAuthenticatedContent)
+}
+func FuzzPreSharedKeyID(f *testing.F) { fuzzMore(f, "PreSharedKeyID", rtPreSharedKeyID) }
+func FuzzExtensions(f *testing.F)     { fuzzMore(f, "Extensions", rtExtensions) }
 
 // TestInnerStructuresStrict runs the prefix and trailing-byte checks on the
 // inner structures' seeds.
