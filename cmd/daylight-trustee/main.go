@@ -290,27 +290,36 @@ func runKeygen(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	return nil
 }
 
-// accounts is the --directory file: account -> Ed25519 signature key
-// (base64), as the key directory proved it. It is the stand-in for keydir
-// lookups until the trustee reads the key-transparency directory itself.
-func readDirectory(path string) (func(string) (ed25519.PublicKey, bool), error) {
+// directoryEntry is one account of the --directory file: its signature
+// key (for member-signed commit statements) and its X-Wing opening key (for
+// the opening notice at the embargo end), as the key directory proved them.
+// The file is the stand-in for keydir lookups until the trustee reads the
+// key-transparency directory itself.
+type directoryEntry struct {
+	SignatureKey []byte `json:"signature_key"`
+	OpeningKey   []byte `json:"opening_key"`
+}
+
+func readDirectory(path string) (map[string]directoryEntry, error) {
 	if path == "" {
-		return nil, errors.New("--directory is required (hint: a JSON object account -> base64 Ed25519 key)")
+		return nil, errors.New(`--directory is required (hint: {"alice": {"signature_key": b64, "opening_key": b64}})`)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string][]byte
-	if err := json.Unmarshal(b, &m); err != nil {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var m map[string]directoryEntry
+	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for a, k := range m {
-		if len(k) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%s: %s: not an Ed25519 key", path, a)
+	for a, e := range m {
+		if len(e.SignatureKey) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%s: %s.signature_key: not an Ed25519 key", path, a)
 		}
 	}
-	return func(a string) (ed25519.PublicKey, bool) { k, ok := m[a]; return k, ok }, nil
+	return m, nil
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -321,8 +330,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	logSrc := fs.String("log", "", "the access log: tlog-tiles URL prefix or local directory")
 	appendURL := fs.String("append", "", "the provider's log append endpoint (POST entry -> {\"index\":N})")
 	tokenFile := fs.String("append-token-file", "", "file holding the bearer token for --append")
-	dirPath := fs.String("directory", "", "account -> signature key file (stand-in for key-directory lookups)")
-	maintain := fs.Duration("maintain", time.Hour, "how often to destroy expired period keys")
+	dirPath := fs.String("directory", "", "accounts file: account -> signature and opening keys (stand-in for key-directory lookups)")
+	maintain := fs.Duration("maintain", time.Hour, "how often to destroy expired period keys and open warrants past their embargo")
 	var witnesses stringsFlag
 	fs.Var(&witnesses, "witness", "pin a witness verifier key (repeatable): refuse to start unless the policy's witnesses are exactly these")
 	if err := fs.Parse(args); err != nil {
@@ -351,9 +360,17 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	keys, err := readDirectory(*dirPath)
+	dir, err := readDirectory(*dirPath)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	sigKeys := func(a string) (ed25519.PublicKey, bool) { e, ok := dir[a]; return e.SignatureKey, ok }
+	openKeys := func(_ context.Context, a string) ([]byte, error) {
+		e, ok := dir[a]
+		if !ok || len(e.OpeningKey) == 0 {
+			return nil, fmt.Errorf("no opening key for %q in %s", a, *dirPath)
+		}
+		return e.OpeningKey, nil
 	}
 	st, err := service.OpenFileStore(filepath.Join(*data, "store"))
 	if err != nil {
@@ -376,11 +393,20 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		app.Token = strings.TrimSpace(string(tok))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	svc, err := service.New(service.Config{ID: id, SigningKey: sk, Policy: pol, Store: st, Epochs: trustee.CommitChain{Keys: keys},
+	svc, err := service.New(service.Config{ID: id, SigningKey: sk, Policy: pol, Store: st, Epochs: trustee.CommitChain{Keys: sigKeys},
 		Appender: app, Reader: reader, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	missing, err := svc.CheckKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if len(missing) > 0 {
+		logger.Warn("no key for some of the policy's periods", "periods", missing)
+	}
+	// Maintenance: destroy keys past the lookback (A6) and open warrants
+	// whose embargo ended (A7).
 	destroy := func() {
 		ds, err := svc.DestroyExpired(ctx)
 		if err != nil {
@@ -388,6 +414,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		for _, d := range ds {
 			logger.Info("destroyed period key", "period", d.Period)
+		}
+		if n, err := svc.OpenDue(ctx, openKeys); err != nil || n > 0 {
+			logger.Info("openings", "appended", n, "err", err)
 		}
 	}
 	destroy()

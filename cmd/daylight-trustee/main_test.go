@@ -83,9 +83,9 @@ func TestServeReleasesOverHTTP(t *testing.T) {
 	}
 	pb, _ := w.F.Signed.Marshal()
 	os.WriteFile(filepath.Join(dir, "policy.bin"), pb, 0o644)
-	accts := map[string][]byte{}
+	accts := map[string]directoryEntry{}
 	for u, k := range w.Users {
-		accts[u] = k.Public().(ed25519.PublicKey)
+		accts[u] = directoryEntry{SignatureKey: k.Public().(ed25519.PublicKey)}
 	}
 	ab, _ := json.Marshal(accts)
 	os.WriteFile(filepath.Join(dir, "accounts.json"), ab, 0o644)

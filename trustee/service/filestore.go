@@ -23,6 +23,7 @@ import (
 //	destroyed/<period>     marker: the period's key was destroyed
 //	checkpoint             the largest access-log checkpoint accepted
 //	released/<request id>  a release request already served (replay refusal)
+//	warrants/<commitment>  a warrant this trustee released for, awaiting its opening (A7)
 //
 // Every write is atomic and durable: temp file, fsync, rename, fsync of the
 // directory (house style 16). DestroyPeriodKey first writes the destroyed
@@ -41,7 +42,7 @@ type FileStore struct {
 
 // OpenFileStore opens (creating if needed) a store in dir.
 func OpenFileStore(dir string) (*FileStore, error) {
-	for _, d := range []string{dir, filepath.Join(dir, "keys"), filepath.Join(dir, "destroyed"), filepath.Join(dir, "released")} {
+	for _, d := range []string{dir, filepath.Join(dir, "keys"), filepath.Join(dir, "destroyed"), filepath.Join(dir, "released"), filepath.Join(dir, "warrants")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("trustee/service: store: %w", err)
 		}
@@ -243,6 +244,45 @@ func (s *FileStore) ClaimRequest(_ context.Context, id [32]byte, note []byte) (b
 		return false, err
 	}
 	return true, writeAtomic(path, note)
+}
+
+// PutWarrant durably stores (replaces) the record of a warrant this trustee
+// released for, under its commitment.
+func (s *FileStore) PutWarrant(_ context.Context, commitment [32]byte, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return writeAtomic(filepath.Join(s.dir, "warrants", fmt.Sprintf("%x", commitment)), data)
+}
+
+// Warrant returns the stored record of a warrant, nil if none.
+func (s *FileStore) Warrant(_ context.Context, commitment [32]byte) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "warrants", fmt.Sprintf("%x", commitment)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Warrants returns every stored warrant record.
+func (s *FileStore) Warrants(_ context.Context) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ents, err := os.ReadDir(filepath.Join(s.dir, "warrants"))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(s.dir, "warrants", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // Raw returns the contents of every file in the store, for destruction tests.

@@ -15,6 +15,7 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/cloudflare/circl/kem/xwing"
 
 	"github.com/daylight-im/daylight/accesslog"
 	"github.com/daylight-im/daylight/escrow"
@@ -52,6 +55,11 @@ type Store interface {
 	// ClaimRequest durably records request id and reports false if it was
 	// recorded before.
 	ClaimRequest(ctx context.Context, id [32]byte, note []byte) (bool, error)
+	// PutWarrant durably stores (replaces) the service's record of a warrant
+	// it released for; Warrant reads one (nil if none); Warrants lists all.
+	PutWarrant(ctx context.Context, commitment [32]byte, data []byte) error
+	Warrant(ctx context.Context, commitment [32]byte) ([]byte, error)
+	Warrants(ctx context.Context) ([][]byte, error)
 }
 
 // Config configures a Service.
@@ -209,6 +217,9 @@ func (s *Service) Release(ctx context.Context, req *trustee.Request) (*Released,
 	if !fresh {
 		return nil, ErrReplay
 	}
+	if err := s.rememberWarrant(ctx, req, len(req.Records)); err != nil {
+		return nil, err
+	}
 	idx, err := s.cfg.Appender.Append(ctx, a.Entry)
 	if err != nil {
 		return nil, fmt.Errorf("%w: append: %v", ErrLog, err)
@@ -353,4 +364,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// ErrKeyMismatch is returned by CheckKeys when a period key in the store is
+// not the key the policy publishes for this trustee: shares released with
+// it would open nothing and make the trustee look like a liar (T10).
+var ErrKeyMismatch = errors.New("trustee/service: stored period key does not match the policy")
+
+// CheckKeys checks, at start, that every live period key in the store is
+// the one the policy publishes for this trustee, and reports the policy's
+// periods this trustee holds no key for (a warning for the operator).
+func (s *Service) CheckKeys(ctx context.Context) (missing []uint32, err error) {
+	idx, ok := s.cfg.Policy.TrusteeIndex(s.cfg.ID)
+	if !ok {
+		return nil, trustee.ErrNotTrustee
+	}
+	for _, pk := range s.cfg.Policy.Trustees[idx].PeriodKeys {
+		priv, err := s.cfg.Store.PeriodKey(ctx, pk.Period)
+		switch {
+		case errors.Is(err, trustee.ErrKeyDestroyed):
+			continue
+		case errors.Is(err, trustee.ErrNoKey):
+			missing = append(missing, pk.Period)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		_, pub := xwing.DeriveKeyPairPacked(priv)
+		clear(priv)
+		if subtle.ConstantTimeCompare(pub, pk.Key) != 1 {
+			return nil, fmt.Errorf("%w: period %d", ErrKeyMismatch, pk.Period)
+		}
+	}
+	return missing, nil
 }

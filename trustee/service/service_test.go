@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudflare/circl/kem/xwing"
 	"k8s.io/klog/v2"
 
 	"github.com/daylight-im/daylight/accesslog"
@@ -362,5 +363,133 @@ func TestServiceMalformedRequests(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			expectRefusal(t, w, []byte(tc.body), http.StatusBadRequest, tc.code)
 		})
+	}
+}
+
+// TestAttackT15_ServiceOpensWarrantAtEmbargoEnd: the provider pushes
+// nothing; one trustee that released for a warrant appends the opening at
+// the embargo end, and alice's client finds it by scanning the log with her
+// key. Nobody else's key opens it; a second run appends nothing more.
+func TestAttackT15_ServiceOpensWarrantAtEmbargoEnd(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	s := w.SignWarrant(nil, nil)
+	salt, incl := w.LogWarrant(s)
+	e := w.Epoch("g-ab", 5, now-5*day, now-4*day, "alice", "bob")
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{e.Request}}
+	if _, err := (&service.Client{URL: w.Servers[3].URL}).Release(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	aliceSK, alicePK, _ := xwing.GenerateKeyPairPacked(rand.Reader)
+	bobSK, _, _ := xwing.GenerateKeyPairPacked(rand.Reader)
+	keys := func(_ context.Context, a string) ([]byte, error) {
+		if a == "alice" {
+			return alicePK, nil
+		}
+		return nil, errors.New("unknown account")
+	}
+	svc := w.Services[3]
+	if n, err := svc.OpenDue(context.Background(), keys); err != nil || n != 0 {
+		t.Fatalf("before the embargo end: %d openings, %v", n, err)
+	}
+	wr, _ := warrant.Parse(s.Body)
+	w.Now = wr.EmbargoEnd // the trustee's clock reaches the embargo end
+	if n, err := svc.OpenDue(context.Background(), keys); err != nil || n != 1 {
+		t.Fatalf("at the embargo end: %d openings, %v", n, err)
+	}
+	if n, err := svc.OpenDue(context.Background(), keys); err != nil || n != 0 {
+		t.Fatalf("second run: %d openings, %v", n, err)
+	}
+	// alice's client scans the log (no push from the provider).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var found []*warrant.Opening
+	for found == nil {
+		cp, err := w.Reader.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Reader.Entries(ctx, cp, func(_ uint64, raw []byte) error {
+			op, err := accesslog.ParseAs[*accesslog.Opening](raw)
+			if err != nil {
+				return nil
+			}
+			if _, err := warrant.TryOpen(bobSK, "bob", op.Sealed); !errors.Is(err, warrant.ErrNotForMe) {
+				t.Errorf("bob's key and the opening: %v", err)
+			}
+			if o, err := warrant.TryOpen(aliceSK, "alice", op.Sealed); err == nil {
+				found = append(found, o)
+			}
+			return nil
+		})
+		if found == nil {
+			select {
+			case <-ctx.Done():
+				t.Fatal("no opening in the log")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	o := found[0]
+	if len(found) != 1 || o.WarrantCommitment != warrant.Commitment(s, salt) || o.Records != 1 || o.Court != "court-a" || o.WindowStart != wr.WindowStart {
+		t.Fatalf("opening %+v (%d found)", o, len(found))
+	}
+}
+
+// TestAttackT12_ServiceDestroyedKey: once the lookback has passed, the
+// service destroys the period key (its bytes leave the store) and a record
+// of that period can no longer be released, by this trustee or any other.
+func TestAttackT12_ServiceDestroyedKey(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5, Policy: func(p *policy.Policy) { p.Budgets.Lookback = 5 * day }})
+	s := w.SignWarrant(nil, nil)
+	salt, incl := w.LogWarrant(s)
+	// Period 0 ended at genesis + 30 days, 10 days before now: past the lookback.
+	old := w.Epoch("g-ab", 2, now-12*day, now-9*day, "alice", "bob")
+	if old.Record.Context.KeyPeriod != 0 {
+		t.Fatalf("test setup: record in period %d", old.Record.Context.KeyPeriod)
+	}
+	for i, svc := range w.Services {
+		ds, err := svc.DestroyExpired(context.Background())
+		if err != nil || len(ds) != 1 || ds[0].Period != 0 {
+			t.Fatalf("trustee %d destroyed %+v: %v", i, ds, err)
+		}
+		if bytes.Contains(w.Stores[i].Raw(), w.F.PeriodKeys[i][0]) {
+			t.Fatalf("trustee %d: destroyed key still in its store", i)
+		}
+	}
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{old.Request}}
+	size := w.Size()
+	for i := range w.Servers {
+		st, _, e := post(t, w, i, requestBody(t, req))
+		if st != http.StatusForbidden || (e.Code != "beyond_lookback" && e.Code != "key_destroyed") {
+			t.Fatalf("trustee %d: %d %q", i, st, e.Code)
+		}
+	}
+	if w.Size() != size {
+		t.Fatal("refusals changed the log")
+	}
+}
+
+// TestCheckKeys: a store holding the policy's keys passes; a store with a
+// key the policy does not publish is refused at start.
+func TestCheckKeys(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	if missing, err := w.Services[0].CheckKeys(context.Background()); err != nil || len(missing) != 0 {
+		t.Fatalf("fixture keys: missing %v, %v", missing, err)
+	}
+	st, _ := service.OpenFileStore(t.TempDir())
+	trustee.RotateKey(context.Background(), st, 1, rand.Reader) // not the policy's key
+	svc, err := service.New(service.Config{ID: "trustee-0", SigningKey: w.F.Trustees[0], Policy: w.Pol, Store: st, Epochs: w.Chain,
+		Appender: service.TlogAppender{Log: w.Log}, Reader: w.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CheckKeys(context.Background()); !errors.Is(err, service.ErrKeyMismatch) {
+		t.Fatalf("foreign key: %v", err)
+	}
+	if err := st.DestroyPeriodKey(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := svc.CheckKeys(context.Background()); err != nil || len(missing) != 2 {
+		t.Fatalf("after destroying it: missing %v, %v", missing, err)
 	}
 }
