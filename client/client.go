@@ -72,6 +72,11 @@ type profile struct {
 	DeviceName string             `json:"device_name"`
 	SigningKey ed25519.PrivateKey `json:"signing_key"`
 	Cursor     uint64             `json:"cursor"`
+	// Chain is this account's key-directory chain as far as this device
+	// knows it (encoded account.Records); Approved the keys of devices this
+	// device approved whose Add record is not published yet.
+	Chain    [][]byte            `json:"chain,omitempty"`
+	Approved []ed25519.PublicKey `json:"approved,omitempty"`
 }
 
 // Client is one device's client.
@@ -155,7 +160,8 @@ type Identity struct {
 	DeviceID   api.DeviceID `json:"device_id"`
 	DeviceName string       `json:"device_name"`
 	Server     string       `json:"server"`
-	SigningKey []byte       `json:"signing_key"` // Ed25519 public key
+	SigningKey []byte       `json:"signing_key"`      // Ed25519 public key
+	KeyDir     string       `json:"keydir,omitempty"` // what Register did in the key directory
 }
 
 // Whoami returns this device's identity.
@@ -206,7 +212,15 @@ func (c *Client) Register(ctx context.Context, username, deviceName string) (Ide
 	if err != nil {
 		return Identity{}, err
 	}
-	return c.finishEnrol(ctx, dev, sk)
+	id, err := c.finishEnrol(ctx, dev, sk)
+	if err != nil {
+		return id, err
+	}
+	id.KeyDir = c.publishRegistration(ctx)
+	if err := c.saveProfile(); err != nil {
+		return id, err
+	}
+	return id, c.st.Commit()
 }
 
 // LinkRequest is what a new device shows the approving device: its key.
@@ -228,6 +242,13 @@ func (c *Client) ApproveLink(deviceName string, newKey ed25519.PublicKey) (appro
 	defer c.mu.Unlock()
 	if c.prof == nil {
 		return 0, nil, ErrNotRegistered
+	}
+	c.prof.Approved = append(c.prof.Approved, newKey)
+	if err := c.saveProfile(); err != nil {
+		return 0, nil, err
+	}
+	if err := c.st.Commit(); err != nil {
+		return 0, nil, err
 	}
 	return c.prof.DeviceID, transport.LinkApproval(c.prof.SigningKey, c.prof.Username, c.prof.DeviceID, deviceName, newKey), nil
 }

@@ -43,6 +43,9 @@ type Contact struct {
 	New          []api.DeviceID `json:"new_devices,omitempty"`     // listed by the server, not pinned
 	Changed      []api.DeviceID `json:"changed_devices,omitempty"` // pinned with another key
 	Gone         []api.DeviceID `json:"gone_devices,omitempty"`    // pinned, now revoked or missing
+	// KeyDir is what the key directory says about the account: its chain
+	// of device-signed records, and DS devices missing from it (ghosts).
+	KeyDir keyDirStatus `json:"keydir"`
 }
 
 func (c *Client) pins(user string) []pin {
@@ -189,6 +192,7 @@ func (c *Client) report(ctx context.Context, r *contactRecord, devs []Device) (C
 		theirs = append(theirs, p.Key)
 	}
 	ct.SafetyNumber = SafetyNumber(c.prof.Username, myKeys, r.Username, theirs)
+	ct.KeyDir = c.checkKeyDir(ctx, r.Username, devs)
 	return ct, nil
 }
 

@@ -685,7 +685,7 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 			return out, err
 		}
 	}
-	return out, nil
+	return out, c.publishApproved(ctx)
 }
 
 func diff(a, b []Member) []Member {

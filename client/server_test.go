@@ -2,12 +2,17 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
 	"github.com/daylight-im/daylight/client/clienttest"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/keydir"
+	"github.com/daylight-im/daylight/keydir/kdhttp"
+	"github.com/daylight-im/daylight/keydir/keydirtest"
 	"github.com/daylight-im/daylight/server"
 	"github.com/daylight-im/daylight/store/sqlite"
 )
@@ -15,7 +20,11 @@ import (
 // startServer runs daylightd's pieces (ds over SQLite, the HTTP adapter)
 // in-process for the test's lifetime, validating groups with
 // clienttest.NewValidator, and returns the base URL.
-func startServer(t testing.TB) string {
+func startServer(t testing.TB) string { u, _ := startServerKD(t, false); return u }
+
+// startServerKD also mounts a key directory (in-memory store, keydirtest's
+// witnessed log) when kd is set; the test closes epochs with dir.Publish.
+func startServerKD(t testing.TB, kd bool) (string, *keydir.Directory) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "ds.db")})
@@ -26,7 +35,21 @@ func startServer(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Service: svc, PerIP: &server.Rate{}, PerAccount: &server.Rate{}})
+	var dir *keydir.Directory
+	var kdh http.Handler
+	if kd {
+		lg, err := keydirtest.NewLog("daylight.test/log", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sk, _ := ed25519.GenerateKey(nil)
+		dir, err = keydir.New(ctx, keydir.Config{Store: keydir.NewMemStore(), Log: lg, SigningKey: sk, VRFKey: keydir.NewVRFKey()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kdh = kdhttp.Handler(dir, nil)
+	}
+	srv, err := server.New(server.Config{Service: svc, PerIP: &server.Rate{}, PerAccount: &server.Rate{}, KeyDirHandler: kdh})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,5 +60,5 @@ func startServer(t testing.TB) string {
 		svc.Close()
 		st.Close()
 	})
-	return hs.URL
+	return hs.URL, dir
 }

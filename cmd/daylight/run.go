@@ -301,6 +301,7 @@ func (e *env) register(ctx context.Context, args []string) error {
 	}
 	e.emit(id, func(w io.Writer) {
 		fmt.Fprintf(w, "registered %s, device %d (%s) on %s\n", id.Username, id.DeviceID, id.DeviceName, id.Server)
+		fmt.Fprintf(w, "key directory: %s\n", id.KeyDir)
 	})
 	return nil
 }
@@ -496,6 +497,14 @@ func printContact(w io.Writer, ct client.Contact) {
 		v = "verified"
 	}
 	fmt.Fprintf(w, "%s (%d devices, %s)\n  safety number: %s\n", ct.Username, len(ct.Devices), v, ct.SafetyNumber)
+	fmt.Fprintf(w, "  key directory: %s", ct.KeyDir.Status)
+	if ct.KeyDir.Version > 0 || ct.KeyDir.SafetyNumber != "" {
+		fmt.Fprintf(w, ", version %d, account number %s", ct.KeyDir.Version, ct.KeyDir.SafetyNumber)
+	}
+	fmt.Fprintln(w)
+	if len(ct.KeyDir.Unsigned) > 0 {
+		fmt.Fprintf(w, "  WARNING: devices %v are listed by the server but signed by none of %s's devices (possible ghost devices)\n", ct.KeyDir.Unsigned, ct.Username)
+	}
 	if len(ct.New)+len(ct.Changed)+len(ct.Gone) > 0 {
 		fmt.Fprintf(w, "  WARNING: devices changed since pinning: new %v, changed keys %v, gone %v\n  compare safety numbers again, then `daylight contacts verify --accept %s`\n", ct.New, ct.Changed, ct.Gone, ct.Username)
 	}

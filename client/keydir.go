@@ -1,0 +1,189 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/keydir/account"
+	"github.com/daylight-im/daylight/keydir/kdhttp"
+	"github.com/daylight-im/daylight/mls/wire"
+)
+
+// Key directory (keydir): when the server mounts /keydir/, the client
+// publishes its account as device-signed records (keydir/account):
+// version 0 at Register, signed by the first device; an Add record at each
+// link, signed by the approving device and carried in the approval. Contacts
+// are checked against the account chain the directory serves: every device
+// the DS lists must be in the chain (signed by the account's own devices),
+// otherwise it is reported as unsigned (a ghost device the provider added).
+//
+// What is verified: the chain's signatures (account.Verify). What is not yet:
+// the directory's proofs (VRF label, prefix tree, epoch head, witnessed
+// checkpoint) — that needs the directory's keys and the witness policy pinned
+// in the client (keydir/kdclient.Config); see docs/client.md.
+
+// accountDeviceID names a device in the account chain: the first 16 bytes of
+// SHA-256 over its Ed25519 key (the DS's numeric ids are not known to the
+// approver before the link).
+func accountDeviceID(pub ed25519.PublicKey) account.DeviceID {
+	h := sha256.Sum256(append([]byte("daylight account device id\x00"), pub...))
+	var id account.DeviceID
+	copy(id[:], h[:16])
+	return id
+}
+
+func (c *Client) accountDevice(pub ed25519.PublicKey, user string, id api.DeviceID) account.Device {
+	cred := (&wire.Credential{Type: wire.CredentialTypeBasic, Identity: ds.Identity(user, ds.DeviceID(id))}).Append(nil)
+	return account.Device{ID: accountDeviceID(pub), SignatureKey: pub, Credential: cred, KeyPackageKey: pub,
+		AddedAt: uint64(c.cfg.Now().Unix())}
+}
+
+func (c *Client) keydirClient() *kdhttp.Client {
+	hc := c.cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: c.cfg.TLS}}
+	}
+	return &kdhttp.Client{BaseURL: c.prof.Server, HTTP: hc}
+}
+
+// publishRegistration publishes version 0 of the account; it returns a
+// status for the user (the directory is optional).
+func (c *Client) publishRegistration(ctx context.Context) string {
+	pub := c.prof.SigningKey.Public().(ed25519.PublicKey)
+	rec, err := account.NewRegistration(c.prof.Username, c.accountDevice(pub, c.prof.Username, c.prof.DeviceID), c.prof.SigningKey, uint64(c.cfg.Now().Unix()))
+	if err != nil {
+		return "not published: " + err.Error()
+	}
+	b, err := rec.Marshal()
+	if err != nil {
+		return "not published: " + err.Error()
+	}
+	if err := c.keydirClient().Register(ctx, b); err != nil {
+		return "not published (no key directory on this server?): " + err.Error()
+	}
+	c.prof.Chain = [][]byte{b}
+	return "published account version 0"
+}
+
+// ownChain returns this account's verified chain, from the profile or, if
+// the profile has none, from the directory.
+func (c *Client) ownChain(ctx context.Context) (*account.State, [][]byte, error) {
+	chain := c.prof.Chain
+	if len(chain) == 0 {
+		r, err := c.keydirClient().Lookup(ctx, c.prof.Username)
+		if err != nil {
+			return nil, nil, err
+		}
+		chain = r.Records
+	}
+	st, err := verifyChain(chain)
+	return st, chain, err
+}
+
+func verifyChain(raw [][]byte) (*account.State, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("client: the account is not in the key directory (yet)")
+	}
+	recs := make([]*account.Record, len(raw))
+	for i, b := range raw {
+		r, err := account.ParseRecord(b)
+		if err != nil {
+			return nil, err
+		}
+		recs[i] = r
+	}
+	return account.Verify(recs)
+}
+
+// publishApproved publishes, for every device this device approved (link
+// approve) that has since enrolled on the DS, the account record adding it,
+// signed by this device, with the device's real DS id in its credential.
+// Devices not enrolled yet stay pending; without a key directory the pending
+// list is dropped.
+func (c *Client) publishApproved(ctx context.Context) error {
+	if len(c.prof.Approved) == 0 {
+		return nil
+	}
+	st, chain, err := c.ownChain(ctx)
+	if err != nil {
+		c.prof.Approved = nil
+		return c.saveProfile()
+	}
+	devs, err := c.devices(ctx, c.prof.Username)
+	if err != nil {
+		return err
+	}
+	me := accountDeviceID(c.prof.SigningKey.Public().(ed25519.PublicKey))
+	var pending []ed25519.PublicKey
+	for _, key := range c.prof.Approved {
+		i := slices.IndexFunc(devs, func(d Device) bool { return !d.Revoked && bytes.Equal(d.SigningKey, key) })
+		if i < 0 {
+			pending = append(pending, key)
+			continue
+		}
+		if _, ok := st.Device(accountDeviceID(key)); ok {
+			continue
+		}
+		rec, err := st.NewAdd(c.accountDevice(key, c.prof.Username, devs[i].ID), me, c.prof.SigningKey, uint64(c.cfg.Now().Unix()))
+		if err != nil {
+			return err
+		}
+		b, err := rec.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := c.keydirClient().ApplyChange(ctx, b); err != nil {
+			pending = append(pending, key)
+			continue
+		}
+		if st, err = st.Apply(rec); err != nil {
+			return err
+		}
+		chain = append(chain, b)
+	}
+	c.prof.Chain, c.prof.Approved = chain, pending
+	if err := c.saveProfile(); err != nil {
+		return err
+	}
+	return c.st.Commit()
+}
+
+// keyDirStatus is what a contact check found in the key directory.
+type keyDirStatus struct {
+	Status       string         `json:"status"`                  // "verified chain", "absent", "unavailable: ..."
+	Version      uint64         `json:"version,omitempty"`       // the chain's latest version
+	SafetyNumber string         `json:"safety_number,omitempty"` // account.State.SafetyNumber (genesis)
+	Unsigned     []api.DeviceID `json:"unsigned_devices,omitempty"`
+}
+
+// checkKeyDir compares the DS's device list of user with the account chain.
+func (c *Client) checkKeyDir(ctx context.Context, user string, devs []Device) keyDirStatus {
+	r, err := c.keydirClient().Lookup(ctx, user)
+	if err != nil {
+		return keyDirStatus{Status: "unavailable: " + err.Error()}
+	}
+	if len(r.Records) == 0 {
+		return keyDirStatus{Status: "absent (not registered in the directory, or not in a published epoch yet)"}
+	}
+	st, err := verifyChain(r.Records)
+	if err != nil {
+		return keyDirStatus{Status: "INVALID chain: " + err.Error()}
+	}
+	out := keyDirStatus{Status: "verified chain (directory proofs not checked)", Version: st.Version, SafetyNumber: st.SafetyNumber()}
+	for _, d := range devs {
+		if d.Revoked {
+			continue
+		}
+		if !slices.ContainsFunc(st.Devices, func(a account.Device) bool { return bytes.Equal(a.SignatureKey, d.SigningKey) }) {
+			out.Unsigned = append(out.Unsigned, d.ID)
+		}
+	}
+	return out
+}

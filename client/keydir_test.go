@@ -1,0 +1,73 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/client/transport"
+)
+
+// TestKeyDirectoryChainAndGhostDevice: registration publishes version 0;
+// a device linked through ApproveCode is published (signed by the approver)
+// on the approver's next sync; a contact sees the verified chain. A device
+// the DS lists but no device of the account signed (here: linked at the DS
+// only, as a provider inserting a device would) is reported as unsigned.
+func TestKeyDirectoryChainAndGhostDevice(t *testing.T) {
+	ctx := context.Background()
+	url, dir := startServerKD(t, true)
+	home := t.TempDir()
+	alice := open(t, url, filepath.Join(home, "alice"))
+	bob := open(t, url, filepath.Join(home, "bob"))
+	id, err := alice.Register(ctx, "alice", "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(id.KeyDir, "published") {
+		t.Fatalf("registration not published: %q", id.KeyDir)
+	}
+	if _, err := bob.Register(ctx, "bob", "d"); err != nil {
+		t.Fatal(err)
+	}
+	alice2 := open(t, url, filepath.Join(home, "alice2"))
+	code, _ := alice2.BeginLink("phone")
+	ap, err := alice.ApproveCode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice2.FinishLink(ctx, "alice", ap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx); err != nil { // publishes the Add record
+		t.Fatal(err)
+	}
+	if _, err := dir.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := bob.AddContact(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ct.KeyDir.Status, "verified chain") || ct.KeyDir.Version != 1 || len(ct.KeyDir.Unsigned) != 0 || len(ct.KeyDir.SafetyNumber) == 0 {
+		t.Fatalf("key directory view of alice: %+v", ct.KeyDir)
+	}
+	// A device on the DS that no device of alice's account signed.
+	_, ghostKey, _ := ed25519.GenerateKey(nil)
+	tr, _ := transport.New(transport.Config{BaseURL: url})
+	approval := transport.LinkApproval(alice.prof.SigningKey, "alice", alice.prof.DeviceID, "ghost", ghostKey.Public().(ed25519.PublicKey))
+	ghost, err := tr.LinkDevice(ctx, "alice", "ghost", ghostKey, alice.prof.DeviceID, approval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := bob.Contacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cts) != 1 || !slices.Equal(cts[0].KeyDir.Unsigned, []api.DeviceID{ghost.ID}) {
+		t.Fatalf("ghost device not reported as unsigned: %+v", cts[0].KeyDir)
+	}
+}
