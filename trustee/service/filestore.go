@@ -47,7 +47,70 @@ func OpenFileStore(dir string) (*FileStore, error) {
 			return nil, fmt.Errorf("trustee/service: store: %w", err)
 		}
 	}
-	return &FileStore{dir: dir}, nil
+	s := &FileStore{dir: dir}
+	if err := s.recover(); err != nil {
+		return nil, fmt.Errorf("trustee/service: store: recovery: %w", err)
+	}
+	return s, nil
+}
+
+// recover finishes what a crash interrupted: temp files of unacknowledged
+// writes are overwritten and removed (they may hold key bytes), and a key
+// whose destroyed marker is durable but whose file survived is destroyed.
+func (s *FileStore) recover() error {
+	for _, sub := range []string{"keys", "destroyed", "released", "warrants", "."} {
+		d := filepath.Join(s.dir, sub)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				if err := shred(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	gone, err := s.list("destroyed")
+	if err != nil {
+		return err
+	}
+	for _, p := range gone {
+		if err := shred(filepath.Join(s.dir, "keys", periodName(p))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shred overwrites a file with zeros, fsyncs, removes it and fsyncs its
+// directory. A missing file is not an error.
+func shred(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		_, err = f.WriteAt(make([]byte, fi.Size()), 0)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("overwrite %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 var _ trustee.Store = (*FileStore)(nil)
@@ -151,31 +214,10 @@ func (s *FileStore) DestroyPeriodKey(_ context.Context, period uint32) error {
 	if err := writeAtomic(filepath.Join(s.dir, "destroyed", periodName(period)), nil); err != nil {
 		return err
 	}
-	path := filepath.Join(s.dir, "keys", periodName(period))
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err := shred(filepath.Join(s.dir, "keys", periodName(period))); err != nil {
+		return fmt.Errorf("trustee/service: destroy key of period %d: %w", period, err)
 	}
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err == nil {
-		_, err = f.WriteAt(make([]byte, fi.Size()), 0)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("trustee/service: overwrite key of period %d: %w", period, err)
-	}
-	if err := os.Remove(path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 func (s *FileStore) list(sub string) ([]uint32, error) {
