@@ -87,6 +87,7 @@ type Client struct {
 	prof   *profile
 	tr     *transport.Client
 	groups map[string]*groupState // loaded groups by hex id
+	kdHTTP *http.Client           // key directory requests
 }
 
 // Open opens (or creates) the profile in cfg.Home.

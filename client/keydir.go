@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/ds"
@@ -48,7 +50,15 @@ func (c *Client) accountDevice(pub ed25519.PublicKey, user string, id api.Device
 func (c *Client) keydirClient() *kdhttp.Client {
 	hc := c.cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: c.cfg.TLS}}
+		if c.kdHTTP == nil {
+			var t *tls.Config
+			if c.cfg.TLS != nil {
+				t = c.cfg.TLS.Clone()
+				t.NextProtos = nil // let the transport offer h2 and http/1.1 itself
+			}
+			c.kdHTTP = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: t, ForceAttemptHTTP2: true}}
+		}
+		hc = c.kdHTTP
 	}
 	return &kdhttp.Client{BaseURL: c.prof.Server, HTTP: hc}
 }
