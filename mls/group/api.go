@@ -44,6 +44,9 @@ type Config struct {
 	PSKs PSKStore
 	// Lifetime of KeyPackages created with this Config; zero means 90 days.
 	Lifetime time.Duration
+	// PadBlock pads PrivateMessage contents to a multiple of this many bytes
+	// (RFC 9420, Section 6.3); 0 or 1 means no padding.
+	PadBlock int
 }
 
 func (c Config) rand() io.Reader {

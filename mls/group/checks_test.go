@@ -139,3 +139,20 @@ func TestKeyPackageChecks(t *testing.T) {
 		t.Fatal("init and encryption keys are the same")
 	}
 }
+
+// TestPadding: with PadBlock, application ciphertexts of different short lengths
+// have the same size, and still decrypt.
+func TestPadding(t *testing.T) {
+	cfg := Config{PadBlock: 64}
+	alice, bob, _, _ := threeMembers(t, cfg)
+	a, _ := alice.Protect(nil, []byte("a"))
+	b, _ := alice.Protect(nil, []byte("a somewhat longer message"))
+	if len(a) != len(b) {
+		t.Fatalf("padded sizes differ: %d vs %d", len(a), len(b))
+	}
+	for _, ct := range [][]byte{a, b} {
+		if _, err := bob.Process(ct); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -472,7 +472,7 @@ func (g *Group) protect(ac *framing.AuthenticatedContent) ([]byte, error) {
 		}
 		return mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) }), nil
 	default:
-		pm, err := framing.ProtectPrivate(g.cs, ac, g.secretTree, g.secrets.SenderData, framing.PrivateOptions{Rand: g.cfg.rand()})
+		pm, err := framing.ProtectPrivate(g.cs, ac, g.secretTree, g.secrets.SenderData, framing.PrivateOptions{Rand: g.cfg.rand(), PadBlock: g.cfg.PadBlock})
 		if err != nil {
 			return nil, err
 		}
