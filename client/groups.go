@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/client/transport"
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/mls/group"
 	"github.com/daylight-im/daylight/mls/wire"
@@ -654,7 +655,22 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 			return out, err
 		}
 	}
-	// Commit proposals others left (a member leaving), at most once each.
+	more, err := c.commitPendingProposals(ctx)
+	out = append(out, more...)
+	if err != nil {
+		return out, err
+	}
+	if joined {
+		if err := c.replenishKeyPackages(ctx); err != nil {
+			return out, err
+		}
+	}
+	return out, c.publishApproved(ctx)
+}
+
+// commitPendingProposals commits proposals others left (a member leaving).
+func (c *Client) commitPendingProposals(ctx context.Context) ([]Message, error) {
+	var out []Message
 	for _, k := range c.st.List("group/") {
 		gs, err := c.loadGroup(strings.TrimPrefix(k, "group/"))
 		if err != nil || !gs.Proposals || gs.Removed || gs.Left {
@@ -680,12 +696,7 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 			}
 		}
 	}
-	if joined {
-		if err := c.replenishKeyPackages(ctx); err != nil {
-			return out, err
-		}
-	}
-	return out, c.publishApproved(ctx)
+	return out, nil
 }
 
 func diff(a, b []Member) []Member {
@@ -840,4 +851,39 @@ func (c *Client) handleWelcome(d api.Delivery) ([]Message, bool, error) {
 		return out, true, c.saveGroup(gs)
 	}
 	return nil, false, nil
+}
+
+// Listen receives this device's queue until ctx ends, pushed over WebSocket
+// (client/transport reconnects and falls back to HTTP long-poll), processes
+// each page like Sync and hands the new history entries to fn. Pages already
+// processed by a concurrent Sync are skipped by cursor.
+func (c *Client) Listen(ctx context.Context, fn func([]Message), onState func(string, error)) error {
+	c.mu.Lock()
+	if err := c.ready(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	after := c.prof.Cursor
+	c.mu.Unlock()
+	return c.tr.Receive(ctx, transport.ReceiveConfig{
+		After:   after,
+		OnState: onState,
+		Handle: func(ctx context.Context, p api.Page) error {
+			c.mu.Lock()
+			msgs, joined, err := c.handlePage(p)
+			if err == nil && joined {
+				err = c.replenishKeyPackages(ctx)
+			}
+			if err == nil {
+				var more []Message
+				more, err = c.commitPendingProposals(ctx)
+				msgs = append(msgs, more...)
+			}
+			c.mu.Unlock()
+			if len(msgs) > 0 {
+				fn(msgs)
+			}
+			return err
+		},
+	})
 }

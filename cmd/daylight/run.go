@@ -829,7 +829,7 @@ func size(n int64) string {
 
 // interactive is the line-based mode: every command of the CLI is typed at
 // the prompt (without "daylight"), and new messages are printed as they
-// arrive (a background long-poll).
+// arrive (pushed over WebSocket, long-poll fallback: client.Listen).
 func (e *env) interactive(ctx context.Context) error {
 	c, err := e.open(false)
 	if err != nil {
@@ -844,19 +844,18 @@ func (e *env) interactive(ctx context.Context) error {
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
-		for rctx.Err() == nil {
-			ms, err := c.Wait(rctx, 25*time.Second)
-			if err != nil {
-				if rctx.Err() == nil {
-					fmt.Fprintln(e.stderr, "receive:", err)
-					time.Sleep(2 * time.Second)
-				}
-				continue
-			}
+		err := c.Listen(rctx, func(ms []client.Message) {
 			for _, m := range ms {
 				g, _ := c.Group(m.Group)
 				printMessage(e.stdout, g.Name, m)
 			}
+		}, func(state string, err error) {
+			if err != nil && rctx.Err() == nil {
+				fmt.Fprintf(e.stderr, "(%s: %v)\n", state, err)
+			}
+		})
+		if err != nil && rctx.Err() == nil {
+			fmt.Fprintln(e.stderr, "receive stopped:", err)
 		}
 	}()
 	sc := bufio.NewScanner(e.stdin)
