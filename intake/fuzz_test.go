@@ -1,0 +1,73 @@
+package intake_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/daylight-im/daylight/intake"
+	"github.com/daylight-im/daylight/intake/intaketest"
+)
+
+// FuzzParseAgreements: whatever parses re-encodes to a canonical form that
+// parses to the same canonical form.
+func FuzzParseAgreements(f *testing.F) {
+	fx := intaketest.New(f)
+	b, _ := fx.Agreements.Marshal()
+	f.Add(b)
+	f.Add([]byte(`{"version":1,"provider_jurisdiction":"US","agreements":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := intake.ParseAgreements(data)
+		if err != nil {
+			return
+		}
+		c1, err := a.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a2, err := intake.ParseAgreements(c1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, _ := a2.Marshal()
+		if !bytes.Equal(c1, c2) {
+			t.Fatal("canonical form not stable")
+		}
+	})
+}
+
+// FuzzParseRequest: a request parses only in canonical form, so parse then
+// re-marshal gives the input back byte for byte; no strict prefix parses.
+func FuzzParseRequest(f *testing.F) {
+	b, _ := intaketest.Valid(1767225600, "seed").Marshal()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := intake.ParseRequest(data)
+		if err != nil {
+			return
+		}
+		out, err := r.Marshal()
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("round trip: %v\n%s\n%s", err, data, out)
+		}
+		if _, err := intake.ParseRequest(data[:len(data)-1]); err == nil {
+			t.Fatal("a strict prefix parsed")
+		}
+	})
+}
+
+// FuzzParseSigned: signed requests parse strictly and re-encode.
+func FuzzParseSigned(f *testing.F) {
+	fx := intaketest.New(f)
+	f.Add(fx.Sign(f, intaketest.Valid(1767225600, "seed")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, r, err := intake.ParseSigned(data)
+		if err != nil {
+			return
+		}
+		out, _ := s.Marshal()
+		s2, r2, err := intake.ParseSigned(out)
+		if err != nil || !bytes.Equal(s2.Body, s.Body) || !bytes.Equal(s2.Signature, s.Signature) || r2.Nonce != r.Nonce {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
