@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/daylight-im/daylight/client/clienttest"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/ds/mlsvalidator"
 	"github.com/daylight-im/daylight/keydir"
 	"github.com/daylight-im/daylight/keydir/kdhttp"
 	"github.com/daylight-im/daylight/keydir/keydirtest"
@@ -31,7 +31,7 @@ func startServerKD(t testing.TB, kd bool) (string, *keydir.Directory) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ds.New(ds.Config{Store: st, Validator: clienttest.NewPublicGroupValidator(), MaxBlobBytes: 64 << 20})
+	svc, err := ds.New(ds.Config{Store: st, Validator: mlsvalidator.New(mlsvalidator.NewEngine(64)), MaxBlobBytes: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/daylight-im/daylight/client/clienttest"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/ds/mlsvalidator"
 	"github.com/daylight-im/daylight/server"
 	"github.com/daylight-im/daylight/store/sqlite"
 )
@@ -25,7 +25,7 @@ func startServerWith(t testing.TB, tls bool) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ds.New(ds.Config{Store: st, Validator: clienttest.NewPublicGroupValidator(), MaxBlobBytes: 64 << 20})
+	svc, err := ds.New(ds.Config{Store: st, Validator: mlsvalidator.New(mlsvalidator.NewEngine(64)), MaxBlobBytes: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
