@@ -340,6 +340,11 @@ type Device struct {
 	Created    time.Time    `json:"created"`
 	Revoked    bool         `json:"revoked,omitempty"`
 	This       bool         `json:"this,omitempty"`
+	// KeyDir is, for this account's own devices, what the key directory's
+	// account chain says: "signed" (a device of the account added it),
+	// "pending" (approved here, not published yet), "UNSIGNED" (no device
+	// of the account added it: a ghost device) or "" (no directory).
+	KeyDir string `json:"keydir,omitempty"`
 }
 
 // Devices lists username's devices (this account's when username is "").
@@ -352,7 +357,12 @@ func (c *Client) Devices(ctx context.Context, username string) ([]Device, error)
 	if username == "" {
 		username = c.prof.Username
 	}
-	return c.devices(ctx, username)
+	devs, err := c.devices(ctx, username)
+	if err != nil || username != c.prof.Username {
+		return devs, err
+	}
+	c.markOwnDevices(ctx, devs)
+	return devs, nil
 }
 
 func (c *Client) devices(ctx context.Context, username string) ([]Device, error) {

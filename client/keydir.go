@@ -165,6 +165,35 @@ func (c *Client) publishApproved(ctx context.Context) error {
 	return c.st.Commit()
 }
 
+// markOwnDevices sets Device.KeyDir for this account's devices from the
+// directory's chain (own-account monitoring for ghost devices; the
+// directory's proofs are not verified yet).
+func (c *Client) markOwnDevices(ctx context.Context, devs []Device) {
+	r, err := c.keydirClient().Lookup(ctx, c.prof.Username)
+	if err != nil {
+		return
+	}
+	raw := r.Records
+	if len(c.prof.Chain) > len(raw) {
+		raw = c.prof.Chain // what this device published, ahead of the published epoch
+	}
+	st, err := verifyChain(raw)
+	if err != nil {
+		return
+	}
+	for i, d := range devs {
+		switch {
+		case d.Revoked:
+		case slices.ContainsFunc(st.Devices, func(a account.Device) bool { return bytes.Equal(a.SignatureKey, d.SigningKey) }):
+			devs[i].KeyDir = "signed"
+		case slices.ContainsFunc(c.prof.Approved, func(k ed25519.PublicKey) bool { return bytes.Equal(k, d.SigningKey) }):
+			devs[i].KeyDir = "pending"
+		default:
+			devs[i].KeyDir = "UNSIGNED"
+		}
+	}
+}
+
 // keyDirStatus is what a contact check found in the key directory.
 type keyDirStatus struct {
 	Status       string         `json:"status"`                  // "verified chain", "absent", "unavailable: ..."

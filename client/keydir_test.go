@@ -63,6 +63,19 @@ func TestKeyDirectoryChainAndGhostDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	own, err := alice.Devices(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range own {
+		want := "signed"
+		if d.ID == ghost.ID {
+			want = "UNSIGNED"
+		}
+		if d.KeyDir != want {
+			t.Fatalf("own device %d (%s): keydir %q, want %q", d.ID, d.Name, d.KeyDir, want)
+		}
+	}
 	cts, err := bob.Contacts(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -43,39 +43,29 @@ func (c *Client) BeginLink(deviceName string) (string, error) {
 	if err := c.st.Commit(); err != nil {
 		return "", err
 	}
-	return "dl-link:" + b64.EncodeToString([]byte(deviceName)) + ":" + b64.EncodeToString(key.Public().(ed25519.PublicKey)), nil
+	return linkCode(deviceName, key.Public().(ed25519.PublicKey)), nil
 }
 
 // ApproveCode authorises the device of a link code as a device of this
 // account and returns the approval to paste on the new device.
 func (c *Client) ApproveCode(code string) (string, error) {
-	parts := strings.Split(strings.TrimSpace(code), ":")
-	if len(parts) != 3 || parts[0] != "dl-link" {
-		return "", ErrBadLinkCode
-	}
-	name, err1 := b64.DecodeString(parts[1])
-	pub, err2 := b64.DecodeString(parts[2])
-	if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize {
-		return "", ErrBadLinkCode
-	}
-	approver, approval, err := c.ApproveLink(string(name), ed25519.PublicKey(pub))
+	name, pub, err := parseLinkCode(code)
 	if err != nil {
 		return "", err
 	}
-	return "dl-approve:" + strconv.FormatInt(int64(approver), 10) + ":" + b64.EncodeToString(approval), nil
+	approver, approval, err := c.ApproveLink(name, pub)
+	if err != nil {
+		return "", err
+	}
+	return approvalString(approver, approval), nil
 }
 
 // FinishLink enrols this profile as a device of username with the approval
 // from ApproveCode.
 func (c *Client) FinishLink(ctx context.Context, username, approval string) (Identity, error) {
-	parts := strings.Split(strings.TrimSpace(approval), ":")
-	if len(parts) != 3 || parts[0] != "dl-approve" {
-		return Identity{}, ErrBadLinkCode
-	}
-	id, err1 := strconv.ParseInt(parts[1], 10, 64)
-	sig, err2 := b64.DecodeString(parts[2])
-	if err1 != nil || err2 != nil {
-		return Identity{}, ErrBadLinkCode
+	id, sig, err := parseApproval(approval)
+	if err != nil {
+		return Identity{}, err
 	}
 	c.mu.Lock()
 	key, ok := c.st.Get("link/key")
@@ -84,7 +74,7 @@ func (c *Client) FinishLink(ctx context.Context, username, approval string) (Ide
 	if !ok || len(key) != ed25519.PrivateKeySize {
 		return Identity{}, fmt.Errorf("client: no pending link on this profile (hint: run `daylight link request` here first)")
 	}
-	ident, err := c.Link(ctx, username, string(name), ed25519.PrivateKey(key), api.DeviceID(id), sig)
+	ident, err := c.Link(ctx, username, string(name), ed25519.PrivateKey(key), id, sig)
 	if err != nil {
 		return ident, err
 	}
@@ -93,4 +83,40 @@ func (c *Client) FinishLink(ctx context.Context, username, approval string) (Ide
 	c.st.Delete("link/key")
 	c.st.Delete("link/name")
 	return ident, c.st.Commit()
+}
+
+func linkCode(name string, pub ed25519.PublicKey) string {
+	return "dl-link:" + b64.EncodeToString([]byte(name)) + ":" + b64.EncodeToString(pub)
+}
+
+// parseLinkCode decodes "dl-link:<name>:<public key>" strictly.
+func parseLinkCode(code string) (string, ed25519.PublicKey, error) {
+	parts := strings.Split(strings.TrimSpace(code), ":")
+	if len(parts) != 3 || parts[0] != "dl-link" {
+		return "", nil, ErrBadLinkCode
+	}
+	name, err1 := b64.Strict().DecodeString(parts[1])
+	pub, err2 := b64.Strict().DecodeString(parts[2])
+	if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize || len(name) == 0 {
+		return "", nil, ErrBadLinkCode
+	}
+	return string(name), ed25519.PublicKey(pub), nil
+}
+
+func approvalString(id api.DeviceID, sig []byte) string {
+	return "dl-approve:" + strconv.FormatInt(int64(id), 10) + ":" + b64.EncodeToString(sig)
+}
+
+// parseApproval decodes "dl-approve:<approver id>:<signature>" strictly.
+func parseApproval(s string) (api.DeviceID, []byte, error) {
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	if len(parts) != 3 || parts[0] != "dl-approve" {
+		return 0, nil, ErrBadLinkCode
+	}
+	id, err1 := strconv.ParseInt(parts[1], 10, 64)
+	sig, err2 := b64.Strict().DecodeString(parts[2])
+	if err1 != nil || err2 != nil || id <= 0 || strconv.FormatInt(id, 10) != parts[1] || len(sig) != ed25519.SignatureSize {
+		return 0, nil, ErrBadLinkCode
+	}
+	return api.DeviceID(id), sig, nil
 }

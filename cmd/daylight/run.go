@@ -430,6 +430,12 @@ func (e *env) devices(ctx context.Context, args []string) error {
 			if d.Revoked {
 				mark += " REVOKED"
 			}
+			switch d.KeyDir {
+			case "UNSIGNED":
+				mark += " WARNING: no device of this account added it (key directory): revoke it if you did not link it"
+			case "pending":
+				mark += " (key directory record pending: publishes at this device's next sync)"
+			}
 			fmt.Fprintf(w, "%d\t%s\t%x%s\n", d.ID, d.Name, d.SigningKey[:8], mark)
 		}
 	})
