@@ -3,6 +3,7 @@ package localstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,4 +98,29 @@ func FuzzDecodeRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkCommit measures a durable commit (seal everything, temp file,
+// fsync, rename, fsync dir) for stores of growing size.
+func BenchmarkCommit(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("records=%d_1KiB", n), func(b *testing.B) {
+			k := make([]byte, 32)
+			s, err := Open(b.TempDir(), Key{Raw: k})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			v := make([]byte, 1024)
+			for i := range n {
+				s.Put(fmt.Sprintf("r/%d", i), v)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
