@@ -334,16 +334,29 @@ type Retained struct {
 // secrets and returns the message with what proves its sender sent it (the
 // FramedContentTBS, signature and signer key). The MLS layer implements it
 // (RFC 9420 Sections 6.3 and 9: sender data key from sender_data_secret, the
-// secret tree from encryption_secret); authority does not parse MLS itself.
+// secret tree from encryption_secret): MLSDecrypter.
 type Decrypter interface {
 	Decrypt(rec escrow.Context, p escrow.Secrets, m Retained) (*evidence.Message, error)
 }
 
-// Decrypt opens every retained message whose (group, epoch) was recovered;
-// messages of other epochs are skipped (not in scope). A message that does
-// not decrypt is an error: the bundle is all in-scope messages or none.
-func Decrypt(recs []Recovered, retained []Retained, d Decrypter) ([]evidence.Message, error) {
+// Rejected is a retained message of a recovered epoch that did not make it
+// into the bundle, and why (it does not decrypt, its signature does not
+// verify against its leaf's key, it was a replay, ...). Members' clients
+// drop such messages too; the authority lists them rather than include them.
+type Rejected struct {
+	Index   int // in the retained list
+	GroupID []byte
+	Epoch   uint64
+	Reason  string
+}
+
+// Decrypt opens every retained message whose (group, epoch) was recovered.
+// Messages of other epochs (not in scope) and handshake messages
+// (ErrNotApplication) are skipped; a message that fails is listed in the
+// rejections, never included.
+func Decrypt(recs []Recovered, retained []Retained, d Decrypter) ([]evidence.Message, []Rejected) {
 	var out []evidence.Message
+	var rej []Rejected
 	for i, m := range retained {
 		j := slices.IndexFunc(recs, func(r Recovered) bool {
 			return string(r.Record.Context.GroupID) == string(m.GroupID) && r.Record.Context.Epoch == m.Epoch
@@ -352,13 +365,17 @@ func Decrypt(recs []Recovered, retained []Retained, d Decrypter) ([]evidence.Mes
 			continue
 		}
 		msg, err := d.Decrypt(recs[j].Record.Context, recs[j].Secrets, m)
+		if errors.Is(err, ErrNotApplication) {
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("authority: retained[%d] (group %q epoch %d): %w", i, m.GroupID, m.Epoch, err)
+			rej = append(rej, Rejected{Index: i, GroupID: m.GroupID, Epoch: m.Epoch, Reason: err.Error()})
+			continue
 		}
 		msg.Time = m.TimeMs
 		out = append(out, *msg)
 	}
-	return out, nil
+	return out, rej
 }
 
 // Bundle builds the evidence bundle: the authorization (policy, warrant and

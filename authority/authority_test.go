@@ -23,6 +23,7 @@ import (
 	"github.com/daylight-im/daylight/evidence"
 	"github.com/daylight-im/daylight/trustee"
 	"github.com/daylight-im/daylight/trustee/service"
+	"github.com/daylight-im/daylight/trustee/service/servicetest"
 	"github.com/daylight-im/daylight/warrant"
 )
 
@@ -252,5 +253,38 @@ func TestCaseFileRoundTrip(t *testing.T) {
 	}
 	if _, err := authority.ParseCase(bytes.Replace(b, []byte(`"format"`), []byte(`"x":1,"format"`), 1)); err == nil {
 		t.Fatal("unknown field accepted")
+	}
+}
+
+// TestAttackForgedSenderNotInBundle: a group member (bob) encrypts a message
+// under the epoch's keys claiming alice's leaf, signed with his own key;
+// another is replayed byte for byte. Neither reaches the bundle: both are
+// listed as rejected, the genuine messages are kept.
+func TestAttackForgedSenderNotInBundle(t *testing.T) {
+	s := authoritytest.New(t)
+	ctx := context.Background()
+	if err := s.Authority.Collect(ctx, s.Case, s.Trustees, 3); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Authority.Recover(s.Case)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := s.SealAs(s.InWindow[0], "bob", "alice", servicetest.Now*1000-1000, "alice says: I confess")
+	retained := append(slices.Clone(s.Retained), forged, s.Retained[0])
+	msgs, rej := authority.Decrypt(recs, retained, authority.NewMLSDecrypter(s.States))
+	if len(msgs) != len(s.Expected) {
+		t.Fatalf("%d messages, want %d", len(msgs), len(s.Expected))
+	}
+	if len(rej) != 2 || rej[0].Index != len(s.Retained) || rej[1].Index != len(s.Retained)+1 {
+		t.Fatalf("rejected %+v, want the forgery and the replay", rej)
+	}
+	for _, m := range msgs {
+		if strings.Contains(m.Text, "confess") {
+			t.Fatal("forged message decrypted as alice's")
+		}
+	}
+	if _, err := s.Authority.Bundle(ctx, s.Case, recs, msgs); err != nil {
+		t.Fatal(err)
 	}
 }

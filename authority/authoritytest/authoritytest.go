@@ -7,130 +7,121 @@
 package authoritytest
 
 import (
+	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/hkdf"
-
 	"github.com/daylight-im/daylight/authority"
-	"github.com/daylight-im/daylight/escrow"
 	"github.com/daylight-im/daylight/evidence"
+	"github.com/daylight-im/daylight/franking"
+	"github.com/daylight-im/daylight/mls/framing"
+	"github.com/daylight-im/daylight/mls/keyschedule"
+	"github.com/daylight-im/daylight/mls/secrettree"
+	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 	"github.com/daylight-im/daylight/trustee"
 	"github.com/daylight-im/daylight/trustee/service"
 	"github.com/daylight-im/daylight/trustee/service/servicetest"
 )
 
-// Decrypter stands in for the MLS layer's PrivateMessage decryption: a
-// retained "ciphertext" is ChaCha20-Poly1305 under a key derived from the
-// epoch's encryption_secret, of the JSON of the message fields. It exercises
-// the same seam (recovered secrets in, signed content out) without MLS; the
-// signatures inside are real Ed25519 SignWithLabel over a FramedContentTBS,
-// which evidence.Build and Verify check.
-type Decrypter struct{}
-
-type sealedMessage struct {
-	Sender     string `json:"sender"`
-	Device     string `json:"device"`
-	LeafIndex  uint32 `json:"leaf_index"`
-	Text       string `json:"text"`
-	ContentTBS []byte `json:"content_tbs"`
-	Signature  []byte `json:"signature"`
-	SignerKey  []byte `json:"signer_key"`
+// mlsEpoch is the sending side of one epoch: the members' view of its
+// secret tree (built from the same secrets the escrow record holds).
+type mlsEpoch struct {
+	tree       *secrettree.Tree
+	senderData *keyschedule.SenderDataSecret
+	state      *authority.EpochState
 }
 
-func messageKey(c escrow.Context, p escrow.Secrets) []byte {
-	key := make([]byte, chacha20poly1305.KeySize)
-	io.ReadFull(hkdf.New(sha256.New, p.EncryptionSecret, nil, fmt.Appendf(nil, "authoritytest message key %x %d", c.GroupID, c.Epoch)), key)
-	return key
-}
+var members = map[string]uint32{"alice": 0, "bob": 1, "carol": 1}
 
-// Decrypt implements authority.Decrypter.
-func (Decrypter) Decrypt(c escrow.Context, p escrow.Secrets, m authority.Retained) (*evidence.Message, error) {
-	aead, _ := chacha20poly1305.NewX(messageKey(c, p))
-	if len(m.Ciphertext) < aead.NonceSize() {
-		return nil, errors.New("ciphertext too short")
-	}
-	pt, err := aead.Open(nil, m.Ciphertext[:aead.NonceSize()], m.Ciphertext[aead.NonceSize():], nil)
+func (s *Scenario) suite() *suite.Suite {
+	su, err := suite.Lookup(suite.X25519AES128GCMSHA256Ed25519)
 	if err != nil {
-		return nil, err
+		panic(err)
 	}
-	var s sealedMessage
-	if err := json.Unmarshal(pt, &s); err != nil {
-		return nil, err
-	}
-	return &evidence.Message{GroupID: c.GroupID, Epoch: c.Epoch, Sender: s.Sender, Device: s.Device, LeafIndex: s.LeafIndex,
-		Text: s.Text, Suite: 0x0001, ContentTBS: s.ContentTBS, Signature: s.Signature, SignerKey: s.SignerKey}, nil
+	return su
 }
 
-func appendVarint(b []byte, n int) []byte {
-	switch {
-	case n < 1<<6:
-		return append(b, byte(n))
-	case n < 1<<14:
-		return append(b, byte(n>>8)|0x40, byte(n))
-	default:
-		return append(b, byte(n>>24)|0x80, byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-// tbs encodes the FramedContentTBS of an application message from a member
-// (RFC 9420, Section 6.1) with a minimal GroupContext.
-func tbs(group []byte, epoch uint64, leaf uint32, app []byte) []byte {
-	vec := func(b, v []byte) []byte { return append(appendVarint(b, len(v)), v...) }
-	u := func(b []byte, v uint64, n int) []byte {
-		for i := n - 1; i >= 0; i-- {
-			b = append(b, byte(v>>(8*i)))
-		}
-		return b
-	}
-	b := u(nil, 1, 2)  // mls10
-	b = u(b, 2, 2)     // mls_private_message
-	b = vec(b, group)  // group_id
-	b = u(b, epoch, 8) // epoch
-	b = append(b, 1)   // sender_type member
-	b = u(b, uint64(leaf), 4)
-	b = vec(b, nil)  // authenticated_data
-	b = append(b, 1) // application
-	b = vec(b, app)
-	b = u(b, 1, 2)      // context.version
-	b = u(b, 0x0001, 2) // cipher suite
-	b = vec(b, group)   // context.group_id
-	b = u(b, epoch, 8)  // context.epoch
-	b = vec(b, []byte("tree hash .............32 bytes."))
-	b = vec(b, []byte("confirmed transcript hash ......"))
-	return vec(b, nil) // extensions
-}
-
-// signContent is SignContent of SignWithLabel (RFC 9420, Section 5.1.2).
-func signContent(label string, content []byte) []byte {
-	full := "MLS 1.0 " + label
-	b := appendVarint(nil, len(full))
-	b = append(b, full...)
-	b = appendVarint(b, len(content))
-	return append(b, content...)
-}
-
-// Seal makes a retained ciphertext of a message signed by from.
-func (s *Scenario) Seal(e *servicetest.Epoch, from string, leaf uint32, timeMs uint64, text string) authority.Retained {
+// epoch returns (creating it) the sending state of e: a two-leaf group whose
+// GroupContext is that of e's group and epoch.
+func (s *Scenario) epoch(e *servicetest.Epoch) *mlsEpoch {
 	c := e.Record.Context
-	content := tbs(c.GroupID, c.Epoch, leaf, []byte(text))
-	priv := s.W.Users[from]
-	sm := sealedMessage{Sender: from, Device: "d1", LeafIndex: leaf, Text: text, ContentTBS: content,
-		Signature: ed25519.Sign(priv, signContent("FramedContentTBS", content)), SignerKey: priv.Public().(ed25519.PublicKey)}
-	pt, _ := json.Marshal(sm)
-	aead, _ := chacha20poly1305.NewX(messageKey(c, e.Secrets))
-	nonce := make([]byte, aead.NonceSize())
-	rand.Read(nonce)
-	return authority.Retained{GroupID: c.GroupID, Epoch: c.Epoch, TimeMs: timeMs, Ciphertext: aead.Seal(nonce, nonce, pt, nil)}
+	k := fmt.Sprintf("%x/%d", c.GroupID, c.Epoch)
+	if me, ok := s.epochs[k]; ok {
+		return me
+	}
+	su := s.suite()
+	enc, _ := keyschedule.NewEncryptionSecret(su, bytes.Clone(e.Secrets.EncryptionSecret))
+	tree, err := secrettree.New(su, enc, 2, secrettree.Config{})
+	if err != nil {
+		panic(err)
+	}
+	sd, _ := keyschedule.NewSenderDataSecret(su, bytes.Clone(e.Secrets.SenderDataSecret))
+	gc := &wire.GroupContext{Version: 1, CipherSuite: wire.CipherSuite(suite.X25519AES128GCMSHA256Ed25519), GroupID: c.GroupID, Epoch: c.Epoch,
+		TreeHash: bytes.Repeat([]byte{7}, 32), ConfirmedTranscriptHash: bytes.Repeat([]byte{9}, 32)}
+	st := &authority.EpochState{Suite: uint16(suite.X25519AES128GCMSHA256Ed25519), LeafCount: 2, GroupContext: gc.Marshal(), Members: map[uint32]authority.Member{}}
+	for _, who := range e.Members {
+		st.Members[members[who]] = authority.Member{Account: who, Device: "d1", SignatureKey: s.sigPub[who]}
+	}
+	me := &mlsEpoch{tree: tree, senderData: sd, state: st}
+	s.epochs[k] = me
+	return me
+}
+
+// States is the EpochState lookup the MLSDecrypter uses (the DS's
+// PublicGroup in production).
+func (s *Scenario) States(groupID []byte, epoch uint64) (*authority.EpochState, error) {
+	me, ok := s.epochs[fmt.Sprintf("%x/%d", groupID, epoch)]
+	if !ok {
+		return nil, fmt.Errorf("no state for group %q epoch %d", groupID, epoch)
+	}
+	return me.state, nil
+}
+
+// Seal makes the retained PrivateMessage (as an MLSMessage) of an
+// application message from a member of e's group, optionally franked.
+func (s *Scenario) Seal(e *servicetest.Epoch, from string, timeMs uint64, text string, franked bool) authority.Retained {
+	return s.seal(e, from, from, timeMs, text, franked)
+}
+
+// SealAs makes a forgery: a message signed by signer's key that claims the
+// leaf of claimed (a member who knows the epoch's keys can encrypt it; only
+// the signature gives it away).
+func (s *Scenario) SealAs(e *servicetest.Epoch, signer, claimed string, timeMs uint64, text string) authority.Retained {
+	return s.seal(e, signer, claimed, timeMs, text, false)
+}
+
+func (s *Scenario) seal(e *servicetest.Epoch, signer, from string, timeMs uint64, text string, franked bool) authority.Retained {
+	me := s.epoch(e)
+	c := e.Record.Context
+	su := s.suite()
+	body, auth := []byte(text), []byte(nil)
+	if franked {
+		content, com, err := franking.Protect(rand.Reader, c.GroupID, franking.Sender{Account: from, Device: "d1"}, body)
+		if err != nil {
+			panic(err)
+		}
+		body, auth = content, com[:]
+	}
+	fc := framing.FramedContent{GroupID: c.GroupID, Epoch: c.Epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: members[from]},
+		AuthenticatedData: auth, ContentType: framing.ContentApplication, Body: body}
+	ac, err := framing.Sign(su, s.sigPriv[signer], framing.WireFormatPrivateMessage, fc, me.state.GroupContext)
+	if err != nil {
+		panic(err)
+	}
+	pm, err := framing.ProtectPrivate(su, ac, me.tree, me.senderData, framing.PrivateOptions{PadBlock: 32})
+	if err != nil {
+		panic(err)
+	}
+	raw, err := pm.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	msg := append([]byte{0x00, 0x01, 0x00, byte(framing.WireFormatPrivateMessage)}, raw...) // MLSMessage
+	return authority.Retained{GroupID: c.GroupID, Epoch: c.Epoch, TimeMs: timeMs, Ciphertext: msg}
 }
 
 // Scenario is a filed case with its world.
@@ -144,6 +135,24 @@ type Scenario struct {
 	Outside   *servicetest.Epoch   // an epoch of alice's before the window: never requested
 	Retained  []authority.Retained // ciphertexts of all three epochs
 	Expected  []string             // texts of the in-window messages
+
+	epochs  map[string]*mlsEpoch
+	sigPriv map[string][]byte
+	sigPub  map[string][]byte
+}
+
+// NewScenario returns an empty scenario over w (for tests that file their
+// own case): MLS signature keys for alice, bob and carol.
+func NewScenario(w *servicetest.World) *Scenario {
+	s := &Scenario{W: w, epochs: map[string]*mlsEpoch{}, sigPriv: map[string][]byte{}, sigPub: map[string][]byte{}}
+	for who := range members {
+		priv, pub, err := s.suite().GenerateSignatureKey(rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		s.sigPriv[who], s.sigPub[who] = priv, pub
+	}
+	return s
 }
 
 // New starts a world and files a warrant for alice with two in-window
@@ -151,7 +160,8 @@ type Scenario struct {
 func New(t testing.TB) *Scenario {
 	t.Helper()
 	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
-	s := &Scenario{W: w, Keys: &authority.Keys{Name: "federal-police", KEMPriv: w.AuthKEMPriv, KEMPub: w.AuthKEMPub, Sign: w.AuthSign}}
+	s := NewScenario(w)
+	s.Keys = &authority.Keys{Name: "federal-police", KEMPriv: w.AuthKEMPriv, KEMPub: w.AuthKEMPub, Sign: w.AuthSign}
 	var err error
 	s.Authority, err = authority.New(authority.Config{Keys: s.Keys, Policy: w.Pol, Log: service.TlogAppender{Log: w.Log}, Reader: w.Reader,
 		Now: func() time.Time { return time.Unix(int64(servicetest.Now), 0) }, AwaitTimeout: 20 * time.Second})
@@ -167,24 +177,23 @@ func New(t testing.TB) *Scenario {
 	s.Outside = w.Epoch("g-alice-bob", 2, now-30*day, now-29*day, "alice", "bob")
 	s.InWindow = []*servicetest.Epoch{e1, e2}
 	ms := func(sec uint64) uint64 { return sec * 1000 }
-	for i, m := range []struct {
-		e    *servicetest.Epoch
-		from string
-		leaf uint32
-		at   uint64
-		text string
+	for _, m := range []struct {
+		e       *servicetest.Epoch
+		from    string
+		at      uint64
+		text    string
+		franked bool
 	}{
-		{e1, "alice", 0, ms(now-5*day) + 1000, "hi bob <script>"},
-		{e1, "bob", 1, ms(now-5*day) + 2000, "hi alice"},
-		{e2, "carol", 1, ms(now - day), "meeting at 5?"},
-		{e2, "alice", 0, ms(now-day) + 500, "yes & see you"},
-		{s.Outside, "alice", 0, ms(now-30*day) + 10, "old news"},
+		{e1, "alice", ms(now-5*day) + 1000, "hi bob <script>", false},
+		{e1, "bob", ms(now-5*day) + 2000, "hi alice", true},
+		{e2, "carol", ms(now - day), "meeting at 5?", false},
+		{e2, "alice", ms(now-day) + 500, "yes & see you", true},
+		{s.Outside, "alice", ms(now-30*day) + 10, "old news", false},
 	} {
-		s.Retained = append(s.Retained, s.Seal(m.e, m.from, m.leaf, m.at, m.text))
+		s.Retained = append(s.Retained, s.Seal(m.e, m.from, m.at, m.text, m.franked))
 		if m.e != s.Outside {
 			s.Expected = append(s.Expected, m.text)
 		}
-		_ = i
 	}
 	sw := w.SignWarrant(nil, nil)
 	s.Case, err = s.Authority.File(context.Background(), w.F.Signed, sw, []trustee.RecordRequest{e1.Request, e2.Request})
@@ -205,9 +214,9 @@ func (s *Scenario) Bundle(t testing.TB) evidence.Bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := authority.Decrypt(recs, s.Retained, Decrypter{})
-	if err != nil {
-		t.Fatal(err)
+	msgs, rej := authority.Decrypt(recs, s.Retained, authority.NewMLSDecrypter(s.States))
+	if len(rej) != 0 {
+		t.Fatalf("rejected messages: %+v", rej)
 	}
 	b, err := s.Authority.Bundle(ctx, s.Case, recs, msgs)
 	if err != nil {

@@ -235,6 +235,7 @@ type Epoch struct {
 	Secrets escrow.Secrets
 	Record  *escrow.Record
 	Request trustee.RecordRequest
+	Members []string
 }
 
 // Epoch builds the escrow record of (group, epoch) from fresh secrets and
@@ -261,7 +262,7 @@ func (w *World) Epoch(group string, epoch, start, end uint64, members ...string)
 	if err != nil {
 		w.T.Fatal(err)
 	}
-	return &Epoch{Secrets: p, Record: rec, Request: trustee.RecordRequest{Record: rec.Bytes(), EpochEvidence: trustee.EncodeEpochEvidence(st, en)}}
+	return &Epoch{Secrets: p, Record: rec, Members: members, Request: trustee.RecordRequest{Record: rec.Bytes(), EpochEvidence: trustee.EncodeEpochEvidence(st, en)}}
 }
 
 // SignWarrant returns a warrant for alice by court-a naming the world's
