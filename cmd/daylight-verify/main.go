@@ -38,6 +38,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"log":    {summary: "verify the access log's checkpoint, cosignatures, consistency and entries; count entries", run: runLog},
 		"bundle": {summary: "verify an evidence bundle offline (signatures, hashes, log inclusion, scope)", run: runBundle},
+		"report": {summary: "recompute a transparency report (report.json) from the log tiles; fails naming each figure that differs", run: runReport},
 	}
 }
 
