@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/treemath"
 )
 
 // treeNode is one node of a ratchet tree: a leaf, a parent, or blank (both nil).
@@ -129,7 +130,7 @@ func (t *ratchetTree) resolution(x uint32) []uint32 {
 			out = append(out, 2*u)
 		}
 		return out
-	case level(x) == 0:
+	case isLeafNode(x):
 		return nil
 	}
 	return append(t.resolution(left(x)), t.resolution(right(x))...)
@@ -211,7 +212,7 @@ func (t *ratchetTree) updateLeaf(l uint32, ln *leafNode) {
 // treeHash implements the tree hash (Section 7.8).
 func (t *ratchetTree) treeHash(s *suite.Suite, x uint32) []byte {
 	var w builder
-	if level(x) == 0 {
+	if isLeafNode(x) {
 		w.u8(nodeLeaf)
 		w.u32(x / 2)
 		n := t.nodes[x]
@@ -346,4 +347,48 @@ func (t *ratchetTree) leaves() []uint32 {
 		}
 	}
 	return out
+}
+
+// Tree arithmetic (RFC 9420, Appendix C) comes from mls/treemath; these adapters
+// keep the group layer's uint32 node indices until the tree moves onto mls/tree.
+
+func isLeafNode(x uint32) bool { return treemath.NodeIndex(x).IsLeaf() }
+
+func nodeWidth(nLeaves uint32) uint32 { return treemath.NodeWidth(nLeaves) }
+
+func rootOf(nLeaves uint32) uint32 { return uint32(treemath.Root(nLeaves)) }
+
+func left(x uint32) uint32 {
+	c, _ := treemath.Left(treemath.NodeIndex(x))
+	return uint32(c)
+}
+
+func right(x uint32) uint32 {
+	c, _ := treemath.Right(treemath.NodeIndex(x))
+	return uint32(c)
+}
+
+// directPath returns the direct path of node x (excluding x, including the root).
+func directPath(x, nLeaves uint32) []uint32 {
+	var buf [32]treemath.NodeIndex
+	d := treemath.DirectPath(buf[:0], treemath.NodeIndex(x), nLeaves)
+	if len(d) == 0 {
+		return nil
+	}
+	out := make([]uint32, len(d))
+	for i, n := range d {
+		out[i] = uint32(n)
+	}
+	return out
+}
+
+// isAncestor reports whether a is an ancestor of (or equal to) d.
+func isAncestor(a, d uint32) bool {
+	na, nd := treemath.NodeIndex(a), treemath.NodeIndex(d)
+	return treemath.Level(na) >= treemath.Level(nd) && treemath.IsInSubtree(nd, na)
+}
+
+// commonAncestor returns the lowest common ancestor of nodes x and y.
+func commonAncestor(x, y uint32) uint32 {
+	return uint32(treemath.CommonAncestor(treemath.NodeIndex(x), treemath.NodeIndex(y)))
 }
