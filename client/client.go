@@ -32,6 +32,7 @@ import (
 	"github.com/daylight-im/daylight/client/localstore"
 	"github.com/daylight-im/daylight/client/transport"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/mls/group"
 )
 
@@ -62,6 +63,11 @@ type Config struct {
 	Rand io.Reader
 	// KeyPackages is how many one-time KeyPackages to keep on the server (default 10).
 	KeyPackages int
+	// KeyDirTrust, if set, pins the key directory (its head-signing key,
+	// VRF key and the access log's witness policy): contact lookups are then
+	// fully verified with keydir/kdclient (proofs, split views, pins).
+	// Without it only the account chain's signatures are checked.
+	KeyDirTrust *kdclient.Config
 }
 
 // profile is the device's own record ("profile" in the store).

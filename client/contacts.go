@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 )
 
 // Contacts are pinned on first use (TOFU): AddContact records the device keys
@@ -32,6 +33,8 @@ type contactRecord struct {
 	Pins     []pin     `json:"pins"`
 	Verified bool      `json:"verified"`
 	Added    time.Time `json:"added"`
+	// KDPin is the key-directory pin (kdclient) when Config.KeyDirTrust is set.
+	KDPin *kdclient.Pin `json:"kd_pin,omitempty"`
 }
 
 // Contact is a pinned contact as reported to the user.
@@ -105,7 +108,11 @@ func (c *Client) AddContact(ctx context.Context, user string) (Contact, error) {
 			return Contact{}, err
 		}
 	}
-	return c.report(ctx, r, devs)
+	ct, err := c.report(ctx, r, devs, false)
+	if err != nil {
+		return Contact{}, err
+	}
+	return ct, c.putContact(r)
 }
 
 // VerifyContact marks user as verified (after comparing safety numbers out
@@ -133,10 +140,11 @@ func (c *Client) VerifyContact(ctx context.Context, user string, accept bool) (C
 		}
 	}
 	r.Verified = true
-	if err := c.putContact(r); err != nil {
+	ct, err := c.report(ctx, r, devs, accept)
+	if err != nil {
 		return Contact{}, err
 	}
-	return c.report(ctx, r, devs)
+	return ct, c.putContact(r)
 }
 
 // Contacts lists the contacts, each checked against the server's current
@@ -154,8 +162,11 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 		if err != nil {
 			return nil, err
 		}
-		ct, err := c.report(ctx, r, devs)
+		ct, err := c.report(ctx, r, devs, false)
 		if err != nil {
+			return nil, err
+		}
+		if err := c.putContact(r); err != nil {
 			return nil, err
 		}
 		out = append(out, ct)
@@ -163,7 +174,9 @@ func (c *Client) Contacts(ctx context.Context) ([]Contact, error) {
 	return out, nil
 }
 
-func (c *Client) report(ctx context.Context, r *contactRecord, devs []Device) (Contact, error) {
+// report checks r against the server's device list and the key directory;
+// it may update r's key-directory pin (the caller persists r).
+func (c *Client) report(ctx context.Context, r *contactRecord, devs []Device, accept bool) (Contact, error) {
 	ct := Contact{Username: r.Username, Devices: r.Pins, Verified: r.Verified}
 	for _, d := range devs {
 		i := slices.IndexFunc(r.Pins, func(p pin) bool { return p.Device == d.ID })
@@ -192,7 +205,7 @@ func (c *Client) report(ctx context.Context, r *contactRecord, devs []Device) (C
 		theirs = append(theirs, p.Key)
 	}
 	ct.SafetyNumber = SafetyNumber(c.prof.Username, myKeys, r.Username, theirs)
-	ct.KeyDir = c.checkKeyDir(ctx, r.Username, devs)
+	ct.KeyDir = c.checkKeyDir(ctx, r, devs, accept)
 	return ct, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/keydir/account"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/keydir/kdhttp"
 	"github.com/daylight-im/daylight/mls/wire"
 )
@@ -202,20 +204,52 @@ type keyDirStatus struct {
 	Unsigned     []api.DeviceID `json:"unsigned_devices,omitempty"`
 }
 
-// checkKeyDir compares the DS's device list of user with the account chain.
-func (c *Client) checkKeyDir(ctx context.Context, user string, devs []Device) keyDirStatus {
-	r, err := c.keydirClient().Lookup(ctx, user)
+// checkKeyDir compares the DS's device list of a contact with the account
+// chain the key directory serves. With Config.KeyDirTrust the lookup is
+// verified by kdclient (checkpoint under the witness policy, epoch head,
+// VRF label, prefix-tree proof, chain) against the contact's pin, and a
+// changed safety number is reported until accepted.
+func (c *Client) checkKeyDir(ctx context.Context, r *contactRecord, devs []Device, accept bool) keyDirStatus {
+	resp, err := c.keydirClient().Lookup(ctx, r.Username)
 	if err != nil {
 		return keyDirStatus{Status: "unavailable: " + err.Error()}
 	}
-	if len(r.Records) == 0 {
-		return keyDirStatus{Status: "absent (not registered in the directory, or not in a published epoch yet)"}
+	var st *account.State
+	out := keyDirStatus{}
+	if trust := c.cfg.KeyDirTrust; trust != nil {
+		kc := kdclient.NewClient(*trust)
+		if r.KDPin != nil {
+			kc.SetPin(r.Username, *r.KDPin)
+		}
+		ct, err := kc.Lookup(resp)
+		switch {
+		case errors.Is(err, kdclient.ErrNotRegistered):
+			return keyDirStatus{Status: "absent (proven by the directory)"}
+		case err != nil:
+			return keyDirStatus{Status: "REFUSED: the directory's answer does not verify: " + err.Error()}
+		}
+		if ct.Change == kdclient.SafetyNumberChanged {
+			if !accept {
+				return keyDirStatus{Status: "SAFETY NUMBER CHANGED: a different account chain than the pinned one; compare account numbers, then `daylight contacts verify --accept " + r.Username + "`",
+					Version: ct.State.Version, SafetyNumber: ct.SafetyNumber()}
+			}
+			kc.AcceptChange(ct)
+		}
+		if p, ok := kc.Pins()[r.Username]; ok {
+			r.KDPin = &p
+		}
+		st = ct.State
+		out.Status = fmt.Sprintf("verified (directory proofs checked, epoch %d, %s)", ct.Epoch, ct.Change)
+	} else {
+		if len(resp.Records) == 0 {
+			return keyDirStatus{Status: "absent (not registered in the directory, or not in a published epoch yet)"}
+		}
+		if st, err = verifyChain(resp.Records); err != nil {
+			return keyDirStatus{Status: "INVALID chain: " + err.Error()}
+		}
+		out.Status = "verified chain (directory proofs not checked)"
 	}
-	st, err := verifyChain(r.Records)
-	if err != nil {
-		return keyDirStatus{Status: "INVALID chain: " + err.Error()}
-	}
-	out := keyDirStatus{Status: "verified chain (directory proofs not checked)", Version: st.Version, SafetyNumber: st.SafetyNumber()}
+	out.Version, out.SafetyNumber = st.Version, st.SafetyNumber()
 	for _, d := range devs {
 		if d.Revoked {
 			continue

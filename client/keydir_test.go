@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/client/localstore"
 	"github.com/daylight-im/daylight/client/transport"
 )
 
@@ -19,7 +20,7 @@ import (
 // only, as a provider inserting a device would) is reported as unsigned.
 func TestKeyDirectoryChainAndGhostDevice(t *testing.T) {
 	ctx := context.Background()
-	url, dir := startServerKD(t, true)
+	url, dir, _ := startServerKD(t, true)
 	home := t.TempDir()
 	alice := open(t, url, filepath.Join(home, "alice"))
 	bob := open(t, url, filepath.Join(home, "bob"))
@@ -82,5 +83,72 @@ func TestKeyDirectoryChainAndGhostDevice(t *testing.T) {
 	}
 	if len(cts) != 1 || !slices.Equal(cts[0].KeyDir.Unsigned, []api.DeviceID{ghost.ID}) {
 		t.Fatalf("ghost device not reported as unsigned: %+v", cts[0].KeyDir)
+	}
+}
+
+// TestKeyDirectoryVerifiedLookup: with the directory pinned (KeyDirTrust),
+// a contact lookup is verified by kdclient (witnessed checkpoint, epoch
+// head, VRF, prefix proof, chain) and pinned; a device alice links later
+// shows as a device change, not a safety-number change. A directory key
+// other than the pinned one makes every answer refused.
+func TestKeyDirectoryVerifiedLookup(t *testing.T) {
+	ctx := context.Background()
+	url, dir, trust := startServerKD(t, true)
+	home := t.TempDir()
+	alice := open(t, url, filepath.Join(home, "alice"))
+	if _, err := alice.Register(ctx, "alice", "laptop"); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	bob, err := Open(Config{Home: filepath.Join(home, "bob"), Key: localstore.Key{Raw: key}, ServerURL: url, KeyPackages: 2, KeyDirTrust: trust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	if _, err := bob.Register(ctx, "bob", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := bob.AddContact(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ct.KeyDir.Status, "verified (directory proofs checked") || ct.KeyDir.Version != 0 {
+		t.Fatalf("first lookup: %+v", ct.KeyDir)
+	}
+	first := ct.KeyDir.SafetyNumber
+	alice2 := open(t, url, filepath.Join(home, "alice2"))
+	code, _ := alice2.BeginLink("phone")
+	ap, _ := alice.ApproveCode(code)
+	if _, err := alice2.FinishLink(ctx, "alice", ap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cts, err := bob.Contacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd := cts[0].KeyDir
+	if !strings.Contains(kd.Status, "DevicesChanged") && !strings.Contains(kd.Status, "devices") || kd.Version != 1 || kd.SafetyNumber != first || len(kd.Unsigned) != 0 {
+		t.Fatalf("after a link: %+v", kd)
+	}
+	// A client pinning another directory key refuses every answer.
+	bad := *trust
+	other, _, _ := ed25519.GenerateKey(nil)
+	bad.DirectoryKey = other
+	bob.cfg.KeyDirTrust = &bad
+	cts, err = bob.Contacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cts[0].KeyDir.Status, "REFUSED") {
+		t.Fatalf("answer under another directory key accepted: %+v", cts[0].KeyDir)
 	}
 }

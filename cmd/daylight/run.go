@@ -33,6 +33,8 @@ global flags (also from the environment):
   --ca FILE       PEM certificate to trust (daylightd's dev certificate: DATA/tls-dev-cert.pem) ($DAYLIGHT_CA;
                   remembered by register and link request)
   --key-file FILE key file sealing the local store        (default HOME/store.key; created at register)
+  --keydir-trust FILE  pins of the provider's key directory and access log (docs/client.md);
+                  with it, contact lookups are fully verified   ($DAYLIGHT_KEYDIR_TRUST; remembered)
                   set $DAYLIGHT_PASSPHRASE to seal with a passphrase instead
   --json          machine-readable output (one JSON value per command)
 
@@ -65,11 +67,11 @@ Flags of a command come before its arguments.
 `
 
 type env struct {
-	home, server, ca, keyFile string
-	json                      bool
-	stdin                     io.Reader
-	stdout, stderr            io.Writer
-	c                         *client.Client
+	home, server, ca, keyFile, trust string
+	json                             bool
+	stdin                            io.Reader
+	stdout, stderr                   io.Writer
+	c                                *client.Client
 }
 
 // run is the whole program; main only wires the process to it.
@@ -87,6 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&e.server, "server", os.Getenv("DAYLIGHT_SERVER"), "")
 	fs.StringVar(&e.ca, "ca", os.Getenv("DAYLIGHT_CA"), "")
 	fs.StringVar(&e.keyFile, "key-file", "", "")
+	fs.StringVar(&e.trust, "keydir-trust", os.Getenv("DAYLIGHT_KEYDIR_TRUST"), "")
 	fs.BoolVar(&e.json, "json", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -226,6 +229,31 @@ func (e *env) open(create bool) (*client.Client, error) {
 			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", e.ca)
 		}
 		cfg.TLS = &tls.Config{RootCAs: pool}
+	}
+	savedTrust := filepath.Join(e.home, "keydir-trust")
+	var trust []byte
+	if e.trust != "" {
+		var err error
+		if trust, err = os.ReadFile(e.trust); err != nil {
+			return nil, fmt.Errorf("--keydir-trust: %w", err)
+		}
+		if create {
+			if err := os.MkdirAll(e.home, 0o700); err != nil {
+				return nil, err
+			}
+			if err := localstore.WriteFileAtomic(savedTrust, trust, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	} else if b, err := os.ReadFile(savedTrust); err == nil {
+		trust = b
+	}
+	if trust != nil {
+		kc, err := parseKeyDirTrust(trust)
+		if err != nil {
+			return nil, err
+		}
+		cfg.KeyDirTrust = kc
 	}
 	c, err := client.Open(cfg)
 	if err != nil {
