@@ -324,10 +324,10 @@ func Liars(rs []Recovered) []string {
 // Retained is one ciphertext the delivery service retained for the case:
 // an MLS PrivateMessage of (GroupID, Epoch) and the time the DS accepted it.
 type Retained struct {
-	GroupID    []byte
-	Epoch      uint64
-	TimeMs     uint64
-	Ciphertext []byte
+	GroupID    []byte `json:"group"`
+	Epoch      uint64 `json:"epoch"`
+	TimeMs     uint64 `json:"time_ms"`
+	Ciphertext []byte `json:"ciphertext"` // MLSMessage or PrivateMessage
 }
 
 // Decrypter opens a retained PrivateMessage with the recovered epoch

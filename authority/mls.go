@@ -26,10 +26,10 @@ var ErrNotApplication = errors.New("authority: not an application message")
 // Member is a leaf of a group's ratchet tree in one epoch: who holds it and
 // the signature key the leaf carries (with its key-directory proof).
 type Member struct {
-	Account      string
-	Device       string
-	SignatureKey []byte
-	KeyProof     []byte
+	Account      string `json:"account"`
+	Device       string `json:"device"`
+	SignatureKey []byte `json:"signature_key"`
+	KeyProof     []byte `json:"key_proof,omitempty"`
 }
 
 // EpochState is the public state of one epoch that decryption needs: the
@@ -39,10 +39,10 @@ type Member struct {
 // member-signed commits; it is public, so it can be checked independently
 // (the GroupContext's tree hash commits to the tree).
 type EpochState struct {
-	Suite        uint16
-	LeafCount    uint32
-	GroupContext []byte
-	Members      map[uint32]Member
+	Suite        uint16            `json:"cipher_suite"`
+	LeafCount    uint32            `json:"leaf_count"`
+	GroupContext []byte            `json:"group_context"`
+	Members      map[uint32]Member `json:"members"` // by leaf index
 }
 
 // MLSDecrypter implements Decrypter with the MLS engine: for each
