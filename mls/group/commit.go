@@ -504,7 +504,7 @@ func (g *Group) Protect(aad, plaintext []byte) ([]byte, error) {
 	}
 	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
 		AuthenticatedData: clone(aad), ContentType: framing.ContentApplication, Body: clone(plaintext)}
-	ac, err := framing.Sign(g.cs, g.sigPriv, framing.WireFormatPrivateMessage, content, g.ctxBytes)
+	ac, err := g.signContent(framing.WireFormatPrivateMessage, content)
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +529,7 @@ func (g *Group) Propose(spec ProposalSpec) ([]byte, error) {
 	}
 	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
 		ContentType: framing.ContentProposal, Body: pr.bytes()}
-	ac, err := framing.Sign(g.cs, g.sigPriv, g.handshakeWireFormat(), content, g.ctxBytes)
+	ac, err := g.signContent(g.handshakeWireFormat(), content)
 	if err != nil {
 		return nil, err
 	}
@@ -580,7 +580,7 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		ln.source = leafSourceUpdate
 		ln.parentHash = nil
 		ln.notBefore, ln.notAfter = 0, 0
-		if ln.signature, err = g.cs.SignWithLabel(g.sigPriv, labelLeafNodeTBS, ln.tbs(g.ctx.groupID, g.own)); err != nil {
+		if ln.signature, err = g.signWithLabel(labelLeafNodeTBS, ln.tbs(g.ctx.groupID, g.own)); err != nil {
 			return nil, nil, err
 		}
 		return &proposal{typ: propUpdate, update: &ln}, &keyPair{priv, pub}, nil

@@ -29,7 +29,7 @@ func (g *Group) GroupInfo(externalTree bool) (groupInfoMsg, ratchetTree []byte, 
 	} else {
 		gi.extensions = append(gi.extensions, Extension{Type: extRatchetTree, Data: tree})
 	}
-	if gi.signature, err = g.cs.SignWithLabel(g.sigPriv, labelGroupInfoTBS, gi.tbs()); err != nil {
+	if gi.signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
 		return nil, nil, err
 	}
 	body := gi.bytes()

@@ -31,7 +31,11 @@ type Group struct {
 
 	own     uint32
 	sigPriv []byte
-	privs   map[uint32]keyPair // node index -> HPKE key pair we hold
+	// signer is sigPriv parsed once (suite.Signer), made on first use; signerKey
+	// is the sigPriv it was made from, so a changed key is never signed with stale.
+	signer    *suite.Signer
+	signerKey []byte
+	privs     map[uint32]keyPair // node index -> HPKE key pair we hold
 
 	secrets    *keyschedule.EpochSecrets
 	secretTree *secrettree.Tree
@@ -134,6 +138,39 @@ func (p *publicState) checkLeaf(ln *leafNode, source uint8, leaf uint32, ctx *gr
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
+}
+
+// signing returns the cached suite.Signer for this member's signature key
+// (parsing and, for Ed25519, expanding the key once instead of per signature).
+func (g *Group) signing() (*suite.Signer, error) {
+	if g.signer != nil && g.signer.Suite() == g.cs && bytes.Equal(g.signerKey, g.sigPriv) {
+		return g.signer, nil
+	}
+	sg, err := g.cs.NewSigner(g.sigPriv)
+	if err != nil {
+		return nil, err
+	}
+	g.signer, g.signerKey = sg, clone(g.sigPriv)
+	return sg, nil
+}
+
+// signWithLabel is SignWithLabel with this member's signature key.
+func (g *Group) signWithLabel(label string, content []byte) ([]byte, error) {
+	sg, err := g.signing()
+	if err != nil {
+		return nil, err
+	}
+	return sg.SignWithLabel(label, content)
+}
+
+// signContent signs framed content with this member's signature key
+// (framing.SignWith with the cached signer).
+func (g *Group) signContent(wf framing.WireFormat, content framing.FramedContent) (*framing.AuthenticatedContent, error) {
+	sg, err := g.signing()
+	if err != nil {
+		return nil, err
+	}
+	return framing.SignWith(sg, wf, content, g.ctxBytes)
 }
 
 func (g *Group) secretTreeConfig() secrettree.Config { return secrettree.Config{} }

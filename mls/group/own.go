@@ -123,8 +123,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		wf = framing.WireFormatPublicMessage
 	}
 	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: committer, ContentType: framing.ContentCommit, Body: c.bytes()}
-	sigPriv := g.sigPriv
-	ac, err := framing.Sign(g.cs, sigPriv, wf, content, g.ctxBytes)
+	ac, err := g.signContent(wf, content)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -185,7 +184,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		if !opts.ExternalTree {
 			gi.extensions = append(gi.extensions, Extension{Type: extRatchetTree, Data: a.tree.marshal()})
 		}
-		if gi.signature, err = g.cs.SignWithLabel(g.sigPriv, labelGroupInfoTBS, gi.tbs()); err != nil {
+		if gi.signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
 			return nil, nil, err
 		}
 		ws, err := joiner.WelcomeSecret(psk)
@@ -273,7 +272,7 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, priv
 		clear(ps)
 	}
 	ln.parentHash = t.setPathParentHashes(s, sender)
-	if ln.signature, err = s.SignWithLabel(g.signerFor(ext), labelLeafNodeTBS, ln.tbs(g.ctx.groupID, sender)); err != nil {
+	if ln.signature, err = g.signWithLabel(labelLeafNodeTBS, ln.tbs(g.ctx.groupID, sender)); err != nil {
 		return nil, nil, nil, err
 	}
 	up.leaf = ln
@@ -307,5 +306,3 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, priv
 	_ = bytes.Equal
 	return up, secrets, commitSecret, nil
 }
-
-func (g *Group) signerFor(ext *externalJoinInput) []byte { return g.sigPriv }
