@@ -32,10 +32,12 @@ var rows = []struct{ scenario, label string }{
 	{BestBuildSecond, "(time to build the best-case tree)"},
 }
 
-func format(r Result) string {
-	v := r.Median
-	switch r.Unit {
+func formatValue(v float64, unit string) string {
+	switch unit {
 	case "ms":
+		if v >= 10000 {
+			return fmt.Sprintf("%.1f s", v/1000)
+		}
 		if v < 1 {
 			return fmt.Sprintf("%.0f µs", v*1000)
 		}
@@ -50,7 +52,16 @@ func format(r Result) string {
 	case "s":
 		return fmt.Sprintf("%.1f s", v)
 	}
-	return fmt.Sprintf("%g %s", v, r.Unit)
+	return fmt.Sprintf("%g %s", v, unit)
+}
+
+// format gives the median, and the best run in parentheses when there are several runs.
+func format(r Result) string {
+	s := formatValue(r.Median, r.Unit)
+	if len(r.Runs) > 1 && r.Unit != "bytes" {
+		s += " (" + formatValue(r.Best, r.Unit) + ")"
+	}
+	return s
 }
 
 // Table prints one markdown table from the JSON reports in files (medians of the runs),
@@ -85,7 +96,7 @@ func Table(w io.Writer, files []string) error {
 		classes = max(classes, len(sizesOf(r)))
 	}
 	var hdr, sep strings.Builder
-	hdr.WriteString("| scenario (suite 1) | n |")
+	hdr.WriteString("| scenario (suite 1); median of runs (best run) | n |")
 	sep.WriteString("|---|---|")
 	for _, r := range reps {
 		fmt.Fprintf(&hdr, " %s |", r.Engine)
