@@ -493,3 +493,21 @@ func TestCheckKeys(t *testing.T) {
 		t.Fatalf("after destroying it: missing %v, %v", missing, err)
 	}
 }
+
+// TestAttackServiceExpiredWarrant: a real court's warrant, logged, but past
+// its expiry by the trustee's clock, is refused and changes nothing.
+func TestAttackServiceExpiredWarrant(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	s := w.SignWarrant(func(x *warrant.Warrant) { x.Issued, x.Expiry = now-40*day, now-day }, nil)
+	var salt [32]byte
+	rand.Read(salt[:])
+	v, err := warrant.Verify(s, w.Pol, now-2*day) // valid when it was filed
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.PublicMetadata(salt, now-2*day)
+	idx, b := w.AppendAwait((*accesslog.WarrantCommitment)(&m))
+	e := w.Epoch("g-ab", 5, now-5*day, now-4*day, "alice", "bob")
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: w.Include(idx, b), Records: []trustee.RecordRequest{e.Request}}
+	expectRefusal(t, w, requestBody(t, req), http.StatusForbidden, "warrant_expired")
+}
