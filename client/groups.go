@@ -15,6 +15,8 @@ import (
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/client/transport"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/keydir/account"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/mls/group"
 	"github.com/daylight-im/daylight/mls/wire"
 )
@@ -238,6 +240,9 @@ type AddResult struct {
 	Group    GroupInfo      `json:"group"`
 	Added    []Member       `json:"added"`
 	Unpinned []api.DeviceID `json:"unpinned,omitempty"` // added devices not among the contact's pinned ones
+	// Refused are devices left out because the pinned key directory does
+	// not vouch for them (Config.KeyDirTrust): ghost or not yet published.
+	Refused []api.DeviceID `json:"refused,omitempty"`
 }
 
 // CreateGroup creates a group named name with this device, the account's
@@ -310,6 +315,22 @@ func (c *Client) activeGroup(ctx context.Context, ref string) (*groupState, erro
 func (c *Client) addUsers(ctx context.Context, gs *groupState, users []string) (AddResult, error) {
 	claimed := map[api.DeviceID][]byte{}
 	var unpinned []api.DeviceID
+	// With a pinned key directory, other users' devices are added only if
+	// the verified account vouches for their KeyPackage (kdclient).
+	vouched := map[string]*kdclient.Contact{}
+	refusedSet := map[api.DeviceID]bool{}
+	if c.cfg.KeyDirTrust != nil {
+		for _, u := range users {
+			if u == c.prof.Username {
+				continue
+			}
+			ct, err := c.verifiedContact(ctx, u)
+			if err != nil {
+				return AddResult{}, err
+			}
+			vouched[u] = ct
+		}
+	}
 	spec := func() (*commitSpec, error) {
 		have := map[string]bool{}
 		for _, id := range gs.m.g.Members() {
@@ -323,7 +344,11 @@ func (c *Client) addUsers(ctx context.Context, gs *groupState, users []string) (
 			}
 			pins := c.pins(u)
 			for _, d := range devs {
-				if d.Revoked || have[string(ds.Identity(u, ds.DeviceID(d.ID)))] {
+				if d.Revoked || have[string(ds.Identity(u, ds.DeviceID(d.ID)))] || refusedSet[d.ID] {
+					continue
+				}
+				if ct := vouched[u]; ct != nil && !slices.ContainsFunc(ct.State.Devices, func(a account.Device) bool { return bytes.Equal(a.SignatureKey, d.SigningKey) }) {
+					refusedSet[d.ID] = true // not in the verified account: do not even claim
 					continue
 				}
 				kp, ok := claimed[d.ID]
@@ -334,6 +359,14 @@ func (c *Client) addUsers(ctx context.Context, gs *groupState, users []string) (
 					}
 					if err := checkKeyPackage(k.Data, u, d); err != nil {
 						return nil, err
+					}
+					if ct := vouched[u]; ct != nil {
+						msg, _ := wire.ParseMLSMessage(k.Data)
+						ln := msg.KeyPackage.LeafNode
+						if _, err := ct.CheckKeyPackage(ln.SignatureKey, ln.Credential.Append(nil)); err != nil {
+							refusedSet[d.ID] = true
+							continue
+						}
 					}
 					kp = k.Data
 					claimed[d.ID] = kp
@@ -370,7 +403,12 @@ func (c *Client) addUsers(ctx context.Context, gs *groupState, users []string) (
 	if err := c.saveGroup(gs); err != nil {
 		return AddResult{}, err
 	}
-	return AddResult{Group: c.info(gs), Added: added, Unpinned: unpinned}, c.st.Commit()
+	var refused []api.DeviceID
+	for id := range refusedSet {
+		refused = append(refused, id)
+	}
+	slices.Sort(refused)
+	return AddResult{Group: c.info(gs), Added: added, Unpinned: unpinned, Refused: refused}, c.st.Commit()
 }
 
 // checkKeyPackage checks that a claimed KeyPackage names the device it was

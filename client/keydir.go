@@ -260,3 +260,30 @@ func (c *Client) checkKeyDir(ctx context.Context, r *contactRecord, devs []Devic
 	}
 	return out
 }
+
+// ErrSafetyNumberChanged reports a contact whose key-directory account is
+// another chain than the pinned one: nothing is encrypted to it until the
+// user compares account numbers and accepts (contacts verify --accept).
+var ErrSafetyNumberChanged = errors.New("client: the contact's account changed in the key directory (hint: compare account numbers, then `daylight contacts verify --accept USER`)")
+
+// verifiedContact looks user up in the pinned key directory and checks it
+// against the contact's pin (trust on first use for a user who is not a
+// contact: nothing is pinned then).
+func (c *Client) verifiedContact(ctx context.Context, user string) (*kdclient.Contact, error) {
+	resp, err := c.keydirClient().Lookup(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("client: key directory lookup of %s: %w", user, err)
+	}
+	kc := kdclient.NewClient(*c.cfg.KeyDirTrust)
+	if r, ok := c.contact(user); ok && r.KDPin != nil {
+		kc.SetPin(user, *r.KDPin)
+	}
+	ct, err := kc.Lookup(resp)
+	if err != nil {
+		return nil, fmt.Errorf("client: key directory answer for %s: %w", user, err)
+	}
+	if ct.Change == kdclient.SafetyNumberChanged {
+		return nil, fmt.Errorf("%w (%s)", ErrSafetyNumberChanged, user)
+	}
+	return ct, nil
+}

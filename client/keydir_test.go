@@ -1,8 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +14,8 @@ import (
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/client/localstore"
 	"github.com/daylight-im/daylight/client/transport"
+	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/mls/group"
 )
 
 // TestKeyDirectoryChainAndGhostDevice: registration publishes version 0;
@@ -138,6 +143,29 @@ func TestKeyDirectoryVerifiedLookup(t *testing.T) {
 	kd := cts[0].KeyDir
 	if !strings.Contains(kd.Status, "DevicesChanged") && !strings.Contains(kd.Status, "devices") || kd.Version != 1 || kd.SafetyNumber != first || len(kd.Unsigned) != 0 {
 		t.Fatalf("after a link: %+v", kd)
+	}
+	// A ghost device on alice's account (DS only, in no signed version) is
+	// left out when bob, who pins the directory, adds alice to a group.
+	_, ghostKey, _ := ed25519.GenerateKey(nil)
+	tr, _ := transport.New(transport.Config{BaseURL: url})
+	approval := transport.LinkApproval(alice.prof.SigningKey, "alice", alice.prof.DeviceID, "ghost", ghostKey.Public().(ed25519.PublicKey))
+	ghost, err := tr.LinkDevice(ctx, "alice", "ghost", ghostKey, alice.prof.DeviceID, approval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghostKP, err := group.NewKeyPackage(group.Config{Rand: io.MultiReader(bytes.NewReader(ghostKey.Seed()), rand.Reader)}, cipherSuite, ds.Identity("alice", ds.DeviceID(ghost.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.UploadKeyPackages(ctx, [][]byte{ghostKP.Message}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bob.CreateGroup(ctx, "g", []string{"alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 2 || !slices.Equal(res.Refused, []api.DeviceID{ghost.ID}) {
+		t.Fatalf("group with a ghost device: added %+v refused %v", res.Added, res.Refused)
 	}
 	// A client pinning another directory key refuses every answer.
 	bad := *trust

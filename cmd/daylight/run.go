@@ -603,7 +603,7 @@ func (e *env) group(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		e.emit(res, func(w io.Writer) { printGroup(w, res.Group); warnUnpinned(w, res.Unpinned) })
+		e.emit(res, func(w io.Writer) { printGroup(w, res.Group); warnUnpinned(w, res.Unpinned, res.Refused) })
 		return nil
 	case "add":
 		a, err := parse(e.flags("group add"), args, 2, -1, "GROUP USER...")
@@ -614,7 +614,7 @@ func (e *env) group(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		e.emit(res, func(w io.Writer) { printGroup(w, res.Group); warnUnpinned(w, res.Unpinned) })
+		e.emit(res, func(w io.Writer) { printGroup(w, res.Group); warnUnpinned(w, res.Unpinned, res.Refused) })
 		return nil
 	case "remove":
 		a, err := parse(e.flags("group remove"), args, 2, -1, "GROUP USER...")
@@ -647,9 +647,12 @@ func (e *env) group(ctx context.Context, args []string) error {
 	return nil
 }
 
-func warnUnpinned(w io.Writer, ids []api.DeviceID) {
+func warnUnpinned(w io.Writer, ids, refused []api.DeviceID) {
 	if len(ids) > 0 {
 		fmt.Fprintf(w, "note: added devices %v that are not among the contacts' pinned devices (check `daylight contacts list`)\n", ids)
+	}
+	if len(refused) > 0 {
+		fmt.Fprintf(w, "WARNING: left out devices %v: the pinned key directory does not vouch for them (ghost devices, or not published yet: retry later)\n", refused)
 	}
 }
 
