@@ -54,6 +54,7 @@ type fixture struct {
 	kps     []*group.KeyPackageBundle
 	welcome []byte
 	pending []byte
+	saved   []byte // R's MarshalBinary, to restore before re-processing
 }
 
 // NewWorst builds the worst-case group.
@@ -90,12 +91,18 @@ func (f *fixture) ResetCreate() error { return nil }
 
 func (f *fixture) PrepareProcess() error {
 	var err error
-	f.pending, err = update(f.a)
+	if f.pending, err = update(f.a); err != nil {
+		return err
+	}
+	if f.saved == nil {
+		f.saved, err = f.r.MarshalBinary()
+		return err
+	}
+	f.r, err = group.UnmarshalGroup(cfg, f.saved)
 	return err
 }
 
-// ProcessUpdate validates the commit and stages the new epoch (the Group itself is
-// unchanged until Merge, so the same commit can be processed again).
+// ProcessUpdate validates the commit, stages the new epoch and merges it.
 func (f *fixture) ProcessUpdate() error {
 	rc, err := f.r.Process(f.pending)
 	if err != nil {
@@ -104,6 +111,19 @@ func (f *fixture) ProcessUpdate() error {
 	if rc.Kind != group.KindCommit || rc.Staged == nil {
 		return errors.New("daylight: not a staged commit")
 	}
+	return f.r.Merge(rc.Staged)
+}
+
+// restoreR puts R back to its saved (current-epoch) state.
+func (f *fixture) restoreR() error {
+	if f.saved == nil {
+		return nil
+	}
+	g, err := group.UnmarshalGroup(cfg, f.saved)
+	if err != nil {
+		return err
+	}
+	f.r, f.saved = g, nil
 	return nil
 }
 
@@ -121,6 +141,9 @@ func processMerge(g *group.Group, msg []byte) error {
 // MakeBest has leaves 2^k, ..., 2, 1 commit in turn, each after catching up with the
 // earlier ones (R is leaf 1, so it commits last); A then processes all of them.
 func (f *fixture) MakeBest() error {
+	if err := f.restoreR(); err != nil {
+		return err
+	}
 	var history [][]byte
 	for _, h := range harness.Helpers(f.size) {
 		m := f.r
@@ -153,6 +176,9 @@ func (f *fixture) MakeBest() error {
 }
 
 func (f *fixture) ProtectUnprotect(msg []byte) error {
+	if err := f.restoreR(); err != nil {
+		return err
+	}
 	ct, err := f.a.Protect(nil, msg)
 	if err != nil {
 		return err
@@ -209,5 +235,12 @@ func (ad *adder) Join() (any, error) {
 	return group.Join(cfg, ad.last, bytes.Clone(ad.welcome), nil)
 }
 
-// StateBytes: mls/group has no state serialization yet.
-func (ad *adder) StateBytes(any) (int, error) { return 0, nil }
+// StateBytes is the size of the member's MarshalBinary state.
+func (ad *adder) StateBytes(keep any) (int, error) {
+	g, ok := keep.(*group.Group)
+	if !ok {
+		return 0, errors.New("no joined member")
+	}
+	b, err := g.MarshalBinary()
+	return len(b), err
+}
