@@ -89,6 +89,10 @@ func (s *Service) Send(ctx context.Context, p Principal, msg, welcome []byte) (R
 	if err != nil {
 		return Receipt{}, fmt.Errorf("ds: message: %w", err)
 	}
+	adm, err := s.admit(ctx, p, env, msg)
+	if err != nil {
+		return Receipt{}, err
+	}
 	switch {
 	case env.WireFormat == WirePrivateMessage && env.ContentType == ContentApplication:
 		if welcome != nil {
@@ -96,7 +100,8 @@ func (s *Service) Send(ctx context.Context, p Principal, msg, welcome []byte) (R
 		}
 		res, err := s.submit(ctx, Append{
 			GroupID: env.GroupID, Kind: KindApplication, Sender: p.Device, Epoch: env.Epoch,
-			Data: msg, Digest: sha256.Sum256(msg), Received: s.now(), SenderMustBeMember: true,
+			Data: msg, Digest: sha256.Sum256(msg), Received: adm.at, SenderMustBeMember: true,
+			Stamp: adm.stamp,
 		})
 		return res.Receipt, err
 	case env.WireFormat == WirePublicMessage && (env.ContentType == ContentProposal || env.ContentType == ContentCommit):

@@ -57,6 +57,11 @@ type Config struct {
 	// MaxBatch bounds how many messages one group-commit transaction holds
 	// (default 1024).
 	MaxBatch int
+
+	// Franking stamps accepted application messages and refuses suspended
+	// accounts (ds/franking.go, docs/franking.md). Zero value: no stamps, no
+	// suspensions.
+	Franking Franking
 }
 
 // Service is the delivery service. Its methods are safe for concurrent use.

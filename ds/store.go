@@ -68,6 +68,9 @@ type Append struct {
 	Data     []byte   // MLS bytes
 	Digest   [32]byte // SHA-256 of Data: a digest already retained in the group is ErrReplay
 	Received time.Time
+	// Stamp is the franking stamp of an application message (nil: none),
+	// returned with each Delivery of it.
+	Stamp []byte
 
 	// SenderMustBeMember requires an open membership of Sender in the group
 	// (ErrNotMember otherwise). False only for an external commit.

@@ -118,6 +118,10 @@ type Delivery struct {
 	Sender   DeviceID // the sending device for handshake messages; 0 for application messages and Welcomes
 	Data     []byte   // MLS bytes (media type message/mls)
 	Received time.Time
+	// Stamp is the provider's franking stamp of an application message
+	// (franking.ParseStamp; nil if the DS stamps nothing). Recipients keep it
+	// with the message for a later report.
+	Stamp []byte
 }
 
 // Page is one read of a device's queue.

@@ -225,7 +225,7 @@ func (s *Store) AppendBatch(ctx context.Context, batch []ds.Append) ([]ds.Append
 			seen[digestKey{g.pk, a.Digest}] = true
 			id, seq := lastID+1, g.last+1
 			lastID, g.last, g.dirty = id, seq, true
-			msgs = append(msgs, []any{int64(id), g.pk, int64(seq), int64(a.Epoch), int16(a.Kind), int64(a.Sender), a.Digest[:], a.Data, us(a.Received)})
+			msgs = append(msgs, []any{int64(id), g.pk, int64(seq), int64(a.Epoch), int16(a.Kind), int64(a.Sender), a.Digest[:], a.Data, us(a.Received), a.Stamp})
 			rcpt := make([]ds.DeviceID, 0, len(g.members)+len(a.Add))
 			for _, d := range g.members {
 				if d != a.Sender {
@@ -260,7 +260,7 @@ func (s *Store) AppendBatch(ctx context.Context, batch []ds.Append) ([]ds.Append
 		}
 		if len(msgs) > 0 {
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"},
-				[]string{"id", "group_pk", "seq", "epoch", "kind", "sender", "digest", "data", "received"}, pgx.CopyFromRows(msgs)); err != nil {
+				[]string{"id", "group_pk", "seq", "epoch", "kind", "sender", "digest", "data", "received", "stamp"}, pgx.CopyFromRows(msgs)); err != nil {
 				return fmt.Errorf("store/postgres: copy messages: %w", err)
 			}
 		}
@@ -297,17 +297,17 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 		}
 		// Each source is an index range scan bounded by the limit (LATERAL),
 		// so a page costs at most sources × limit rows however long the backlog.
-		rows, err := tx.Query(ctx, `SELECT x.id, g.group_id, x.seq, x.epoch, x.kind, x.sender, x.data, x.received
+		rows, err := tx.Query(ctx, `SELECT x.id, g.group_id, x.seq, x.epoch, x.kind, x.sender, x.data, x.received, x.stamp
 			FROM memberships ms
 			JOIN groups g ON g.pk = ms.group_pk
 			CROSS JOIN LATERAL (
-				SELECT m.id, m.seq, m.epoch, m.kind, m.sender, m.data, m.received FROM messages m
+				SELECT m.id, m.seq, m.epoch, m.kind, m.sender, m.data, m.received, m.stamp FROM messages m
 				WHERE m.group_pk = ms.group_pk AND m.id > GREATEST(ms.from_id, $2)
 					AND (ms.to_id IS NULL OR m.id <= ms.to_id) AND m.sender <> $1
 				ORDER BY m.id LIMIT $3) x
 			WHERE ms.device = $1 AND (ms.to_id IS NULL OR ms.to_id > $2)
 			UNION ALL
-			(SELECT d.id, g.group_id, 0, d.epoch, d.kind, 0, d.data, d.received
+			(SELECT d.id, g.group_id, 0, d.epoch, d.kind, 0, d.data, d.received, NULL::BYTEA
 			FROM directs d JOIN groups g ON g.pk = d.group_pk
 			WHERE d.device = $1 AND d.id > $2 ORDER BY d.id LIMIT $3)
 			ORDER BY 1 LIMIT $3`, int64(device), int64(after), limit)
@@ -319,7 +319,7 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 			var d ds.Delivery
 			var id, seq, epoch, sender, received int64
 			var kind int16
-			if err := rows.Scan(&id, &d.GroupID, &seq, &epoch, &kind, &sender, &d.Data, &received); err != nil {
+			if err := rows.Scan(&id, &d.GroupID, &seq, &epoch, &kind, &sender, &d.Data, &received, &d.Stamp); err != nil {
 				return err
 			}
 			d.Cursor, d.Seq, d.Epoch, d.Kind, d.Received = uint64(id), uint64(seq), uint64(epoch), ds.Kind(kind), fromUS(received)

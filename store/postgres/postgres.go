@@ -158,6 +158,8 @@ var migrations = []string{
 		idx INTEGER NOT NULL,
 		data BYTEA NOT NULL,
 		PRIMARY KEY (blob, idx));`,
+	// 2: franking stamps of application messages (ds.Append.Stamp).
+	`ALTER TABLE messages ADD COLUMN stamp BYTEA;`,
 }
 
 // migrate applies pending migrations under an advisory lock, so replicas

@@ -149,7 +149,7 @@ func (s *Store) AppendBatch(ctx context.Context, batch []ds.Append) ([]ds.Append
 			}
 			id, seq := lastID+1, g.last+1
 			sender := a.Sender
-			res, err := insertMessage.ExecContext(ctx, id, g.pk, seq, a.Epoch, int(a.Kind), int64(sender), a.Digest[:], a.Data, us(a.Received))
+			res, err := insertMessage.ExecContext(ctx, id, g.pk, seq, a.Epoch, int(a.Kind), int64(sender), a.Digest[:], a.Data, us(a.Received), a.Stamp)
 			if err != nil {
 				return fmt.Errorf("store/sqlite: insert message: %w", err)
 			}
@@ -263,7 +263,7 @@ func (s *Store) Fetch(ctx context.Context, device ds.DeviceID, after uint64, lim
 				d := ds.Delivery{GroupID: sp.gid}
 				var kind int
 				var sender, received int64
-				if err := rows.Scan(&d.Cursor, &d.Seq, &d.Epoch, &kind, &sender, &d.Data, &received); err != nil {
+				if err := rows.Scan(&d.Cursor, &d.Seq, &d.Epoch, &kind, &sender, &d.Data, &received, &d.Stamp); err != nil {
 					rows.Close()
 					return err
 				}

@@ -207,6 +207,8 @@ var migrations = []string{
 		idx INTEGER NOT NULL,
 		length INTEGER NOT NULL,
 		PRIMARY KEY (blob, idx)) WITHOUT ROWID;`,
+	// 3: franking stamps of application messages (ds.Append.Stamp).
+	`ALTER TABLE messages ADD COLUMN stamp BLOB;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -40,7 +40,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &st.lastIDRead, `SELECT v FROM meta WHERE k = 'last_id'`},
 		{s.r, &st.fetchMemberships, `SELECT ms.group_pk, g.group_id, ms.from_id, COALESCE(ms.to_id, -1)
 			FROM memberships ms JOIN groups g ON g.pk = ms.group_pk WHERE ms.device = ?`},
-		{s.r, &st.fetchGroup, `SELECT id, seq, epoch, kind, sender, data, received FROM messages
+		{s.r, &st.fetchGroup, `SELECT id, seq, epoch, kind, sender, data, received, stamp FROM messages
 			WHERE group_pk = ?1 AND id > ?2 AND (?3 < 0 OR id <= ?3) AND sender <> ?4 ORDER BY id LIMIT ?5`},
 		{s.r, &st.fetchDirects, `SELECT d.id, g.group_id, d.epoch, d.kind, d.data, d.received
 			FROM directs d JOIN groups g ON g.pk = d.group_pk WHERE d.device = ? AND d.id > ? ORDER BY d.id LIMIT ?`},
@@ -48,8 +48,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &st.setLastID, `UPDATE meta SET v = ? WHERE k = 'last_id'`},
 		{s.w, &st.groupRow, `SELECT pk, epoch, version, last_seq FROM groups WHERE group_id = ?`},
 		{s.w, &st.members, `SELECT device FROM memberships WHERE group_pk = ? AND to_id IS NULL ORDER BY device`},
-		{s.w, &st.insertMessage, `INSERT INTO messages (id, group_pk, seq, epoch, kind, sender, digest, data, received)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_pk, digest) DO NOTHING`},
+		{s.w, &st.insertMessage, `INSERT INTO messages (id, group_pk, seq, epoch, kind, sender, digest, data, received, stamp)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_pk, digest) DO NOTHING`},
 		{s.w, &st.updateGroup, `UPDATE groups SET epoch = ?, version = ?, state = ?, leaves = ? WHERE pk = ?`},
 		{s.w, &st.setLastSeq, `UPDATE groups SET last_seq = ? WHERE pk = ?`},
 		{s.w, &st.closeMembership, `UPDATE memberships SET to_id = ? WHERE group_pk = ? AND device = ? AND to_id IS NULL`},

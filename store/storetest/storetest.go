@@ -76,6 +76,7 @@ var cases = []struct {
 	{"Notify", testNotify},
 	{"Blobs", testBlobs},
 	{"RevokeEndsDelivery", testRevokeEndsDelivery},
+	{"StampDelivered", testStampDelivered},
 }
 
 // clock is a settable clock.
