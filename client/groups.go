@@ -698,10 +698,11 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 	if err != nil {
 		return out, err
 	}
-	if joined {
-		if err := c.replenishKeyPackages(ctx); err != nil {
-			return out, err
-		}
+	// Keep the one-time KeyPackages topped up: a Welcome consumed one, or
+	// others claimed some without adding this device.
+	_ = joined
+	if err := c.replenishKeyPackages(ctx); err != nil {
+		return out, err
 	}
 	return out, c.publishApproved(ctx)
 }
