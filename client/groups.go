@@ -674,7 +674,6 @@ func (c *Client) Wait(ctx context.Context, d time.Duration) ([]Message, error) {
 
 func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 	var out []Message
-	joined := false
 	for {
 		page, err := c.tr.Fetch(ctx, c.prof.Cursor, 256, 0)
 		if err != nil {
@@ -683,9 +682,8 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 		if len(page.Deliveries) == 0 {
 			break
 		}
-		msgs, j, err := c.handlePage(page)
+		msgs, _, err := c.handlePage(page)
 		out = append(out, msgs...)
-		joined = joined || j
 		if err != nil {
 			return out, err
 		}
@@ -700,7 +698,6 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 	}
 	// Keep the one-time KeyPackages topped up: a Welcome consumed one, or
 	// others claimed some without adding this device.
-	_ = joined
 	if err := c.replenishKeyPackages(ctx); err != nil {
 		return out, err
 	}
