@@ -27,7 +27,7 @@ func runCmd(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func sampleWarrant(t *testing.T, f *policytest.Fixture) warrantJSON {
+func sampleWarrant(t testing.TB, f *policytest.Fixture) warrantJSON {
 	_, kem, _ := xwing.GenerateKeyPairPacked(rand.Reader)
 	sig, _, _ := ed25519.GenerateKey(rand.Reader)
 	return warrantJSON{
@@ -174,4 +174,31 @@ func TestSignRefusesBadJSON(t *testing.T) {
 			t.Errorf("%s: wrote output", name)
 		}
 	}
+}
+
+// FuzzParseWarrantJSON: the court's JSON either is refused or round-trips
+// to the same canonical warrant.
+func FuzzParseWarrantJSON(f *testing.F) {
+	f.Add([]byte(`{"policy_id":"` + strings.Repeat("ab", 32) + `","court":"c","jurisdiction":"A","case_number":"1","legal_basis":"b","targets":["alice"],"authority":"p","authority_kem_key":"","authority_signing_key":"","window_start":"2026-01-01T00:00:00Z","window_end":"2026-01-02T00:00:00Z","embargo_end":"2026-02-01T00:00:00Z","issued":"2026-01-01T00:00:00Z","expiry":"2026-01-10T00:00:00Z"}`))
+	good, _ := json.Marshal(sampleWarrant(f, policytest.New(f, 3, 5, []uint32{1}, nil)))
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, err := parseWarrantJSON(data)
+		if err != nil {
+			return
+		}
+		want, _ := w.Marshal()
+		b, err := json.Marshal(toJSON(w))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2, err := parseWarrantJSON(b)
+		if err != nil {
+			t.Fatalf("re-encoded warrant JSON refused: %v", err)
+		}
+		got, _ := w2.Marshal()
+		if !bytes.Equal(got, want) {
+			t.Fatal("warrant changed in a JSON round trip")
+		}
+	})
 }
