@@ -455,11 +455,7 @@ func (c *Client) commitWithRebase(ctx context.Context, gs *groupState, spec func
 		if err != nil {
 			return err
 		}
-		if res.commit.Welcome != nil {
-			_, err = c.tr.SendCommit(ctx, res.commit.Commit, res.commit.Welcome)
-		} else {
-			_, err = c.tr.Send(ctx, res.commit.Commit)
-		}
+		err = c.sendOnce(ctx, res.commit.Commit, res.commit.Welcome)
 		if err != nil {
 			if api.HasCode(err, api.CodeStaleEpoch) && attempt < 5 {
 				if _, err := c.syncLocked(ctx); err != nil {
@@ -595,7 +591,7 @@ func (c *Client) sendPayload(ctx context.Context, gs *groupState, p payload, his
 		if err := c.st.Commit(); err != nil {
 			return Message{}, err
 		}
-		if _, err := c.tr.Send(ctx, res.out); err != nil {
+		if err := c.sendOnce(ctx, res.out, nil); err != nil {
 			if api.HasCode(err, api.CodeStaleEpoch) && attempt < 3 {
 				if _, err := c.syncLocked(ctx); err != nil {
 					return Message{}, err
@@ -922,4 +918,32 @@ func (c *Client) Listen(ctx context.Context, fn func([]Message), onState func(st
 			return err
 		},
 	})
+}
+
+// sendOnce sends msg (with welcome for a commit that adds members). When the
+// answer is lost (a transport error, not a server verdict) it resends the
+// same bytes once: the DS answers "replay" if the first send was accepted,
+// which counts as success (docs/api.md). For application messages this
+// works today; for an own commit the DS checks the epoch first and answers
+// stale_epoch, so a lost answer to an accepted commit still leaves this
+// device behind (docs/client.md, known gaps).
+func (c *Client) sendOnce(ctx context.Context, msg, welcome []byte) error {
+	send := func() error {
+		var err error
+		if welcome != nil {
+			_, err = c.tr.SendCommit(ctx, msg, welcome)
+		} else {
+			_, err = c.tr.Send(ctx, msg)
+		}
+		return err
+	}
+	err := send()
+	var ae *api.Error
+	if err == nil || errors.As(err, &ae) || ctx.Err() != nil {
+		return err
+	}
+	if err = send(); api.HasCode(err, api.CodeReplay) {
+		return nil
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"testing"
 
@@ -286,5 +287,68 @@ func TestSubstitutedKeyPackageIsRefused(t *testing.T) {
 	}
 	if err := checkKeyPackage(kp.Data, "bob", Device{ID: a.DeviceID, SigningKey: b.SigningKey}); err == nil {
 		t.Fatal("KeyPackage of another device accepted")
+	}
+}
+
+// dropAnswer performs every request but loses the answer of the POST
+// /v1/messages number drop (counted from 1; the server did accept it).
+type dropAnswer struct {
+	rt      http.RoundTripper
+	drop    int
+	posts   int
+	dropped bool
+}
+
+func (d *dropAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.rt.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && r.URL.Path == "/v1/messages" {
+		if d.posts++; d.posts == d.drop {
+			d.dropped = true
+			resp.Body.Close()
+			return nil, errors.New("connection reset (test)")
+		}
+	}
+	return resp, err
+}
+
+// TestLostAnswerToOwnMessage: the server accepts alice's message but the
+// answer is lost; alice resends the same bytes, the DS answers "replay"
+// (already accepted), which counts as sent: bob gets it exactly once.
+func TestLostAnswerToOwnMessage(t *testing.T) {
+	ctx := context.Background()
+	url := startServer(t)
+	dir := t.TempDir()
+	drop := &dropAnswer{rt: http.DefaultTransport, drop: 3} // 1: add commit, 2: group name, 3: the text
+	alice, err := Open(Config{Home: filepath.Join(dir, "alice"), Key: localstore.Key{Raw: make([]byte, 32)}, ServerURL: url,
+		HTTPClient: &http.Client{Transport: drop}, KeyPackages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	bob := open(t, url, filepath.Join(dir, "bob"))
+	if _, err := alice.Register(ctx, "alice", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Register(ctx, "bob", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.CreateGroup(ctx, "g", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, "g", "sent once"); err != nil || !drop.dropped {
+		t.Fatalf("send with a lost answer: %v (dropped %v)", err, drop.dropped)
+	}
+	ms, err := bob.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range ms {
+		if m.Text == "sent once" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bob got the message %d times: %+v", n, ms)
 	}
 }
