@@ -134,6 +134,9 @@ type Delivery struct {
 	Sender   DeviceID  `json:"sender,omitempty"`
 	Data     []byte    `json:"data"` // MLS bytes
 	Received time.Time `json:"received"`
+	// Stamp is the provider's franking stamp of an application message
+	// (franking.ParseStamp); keep it with the message to report abuse.
+	Stamp []byte `json:"stamp,omitempty"`
 }
 
 // Page is one read of a device's queue (RouteFetch; WebSocket "deliveries").

@@ -533,7 +533,7 @@ func apiPage(pg ds.Page) api.Page {
 	for _, d := range pg.Deliveries {
 		out.Deliveries = append(out.Deliveries, api.Delivery{
 			Cursor: d.Cursor, GroupID: d.GroupID, Seq: d.Seq, Epoch: d.Epoch, Kind: d.Kind.String(),
-			Sender: api.DeviceID(d.Sender), Data: d.Data, Received: d.Received.UTC(),
+			Sender: api.DeviceID(d.Sender), Data: d.Data, Received: d.Received.UTC(), Stamp: d.Stamp,
 		})
 	}
 	return out

@@ -157,8 +157,14 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	var fr ds.Franking // the toy framing of --testing-only-fake-mls carries no franking commitment
+	if !o.fakeMLS {
+		if fr, err = newFranking(o); err != nil {
+			return err
+		}
+	}
 	svc, err := ds.New(ds.Config{
-		Store: st, Validator: val, Notifier: notifier, Logger: log,
+		Store: st, Validator: val, Notifier: notifier, Logger: log, Franking: fr,
 		TokenTTL: o.tokenTTL, Retention: o.retention, MaxMessageBytes: o.maxMessage, MaxBlobBytes: o.maxBlob,
 	})
 	if err != nil {

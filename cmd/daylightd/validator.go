@@ -7,13 +7,13 @@ import (
 )
 
 // newValidator returns the GroupValidator daylightd validates MLS with:
-// ds/mlsvalidator (framing, KeyPackages) with mls/group's PublicGroup
-// validating group creation and handshakes (publicEngine).
+// ds/mlsvalidator (framing, KeyPackages) with its Engine over mls/group's
+// PublicGroup for group creation and every handshake.
 // --testing-only-fake-mls selects ds/dstest's toy framing for the load tool
 // and the crash test.
 func newValidator(o *options) (ds.GroupValidator, error) {
 	if o.fakeMLS {
 		return dstest.Fake{}, nil
 	}
-	return mlsvalidator.New(newPublicEngine()), nil
+	return mlsvalidator.New(mlsvalidator.NewEngine(0)), nil
 }
