@@ -40,6 +40,12 @@ type TrusteeClient interface {
 	Release(ctx context.Context, req *trustee.Request) (*service.Released, error)
 }
 
+// Resumer is implemented by trustee clients that can hand out again the
+// shares of a request the trustee already released (*service.Client).
+type Resumer interface {
+	Resume(ctx context.Context, req *trustee.Request) (*service.Released, error)
+}
+
 // Trustee is a trustee of the policy and how to reach it.
 type Trustee struct {
 	ID     string
@@ -210,6 +216,11 @@ func (a *Authority) Collect(ctx context.Context, c *Case, trustees []Trustee, wa
 			continue
 		}
 		out, err := t.Client.Release(ctx, req)
+		var ref *service.RefusalError
+		if r, ok := t.Client.(Resumer); ok && errors.As(err, &ref) && ref.Code == "replay" {
+			// This trustee released already and the answer was lost.
+			out, err = r.Resume(ctx, req)
+		}
 		if err == nil {
 			err = a.checkRelease(c, t.ID, ids, out)
 		}

@@ -288,3 +288,37 @@ func TestAttackForgedSenderNotInBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// lossy drops the first answer of a trustee (a cut connection after the
+// trustee released and logged).
+type lossy struct {
+	*service.Client
+	dropped bool
+}
+
+func (l *lossy) Release(ctx context.Context, req *trustee.Request) (*service.Released, error) {
+	out, err := l.Client.Release(ctx, req)
+	if err == nil && !l.dropped {
+		l.dropped = true
+		return nil, errors.New("connection reset")
+	}
+	return out, err
+}
+
+// TestCollectResumesLostAnswer: trustee-0's answer is lost; collecting again
+// gets the replay refusal, resumes, and counts trustee-0 without a second
+// release entry.
+func TestCollectResumesLostAnswer(t *testing.T) {
+	s := authoritytest.New(t)
+	s.Trustees[0].Client = &lossy{Client: s.Trustees[0].Client.(*service.Client)}
+	ctx := context.Background()
+	if err := s.Authority.Collect(ctx, s.Case, s.Trustees[:3], 3); !errors.Is(err, authority.ErrNotEnoughReleases) {
+		t.Fatalf("first round: %v", err)
+	}
+	if err := s.Authority.Collect(ctx, s.Case, s.Trustees[:3], 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authority.Recover(s.Case); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -92,11 +92,21 @@ func (e *RefusalError) Error() string {
 // checks the release entry's inclusion and signature and opens each share
 // with trustee.OpenShare.
 func (c *Client) Release(ctx context.Context, req *trustee.Request) (*Released, error) {
+	return c.post(ctx, "/v1/release", req)
+}
+
+// Resume asks for the shares of a request the trustee already released
+// (after a lost answer); the trustee logs nothing new.
+func (c *Client) Resume(ctx context.Context, req *trustee.Request) (*Released, error) {
+	return c.post(ctx, "/v1/release/resume", req)
+}
+
+func (c *Client) post(ctx context.Context, path string, req *trustee.Request) (*Released, error) {
 	body, err := json.Marshal(FromTrustee(req))
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/v1/release", bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

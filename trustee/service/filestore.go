@@ -327,6 +327,19 @@ func (s *FileStore) Warrants(_ context.Context) ([][]byte, error) {
 	return out, nil
 }
 
+// Claimed returns the note stored with a claimed request (the signed
+// Release entry), nil if the request was never claimed.
+func (s *FileStore) Claimed(_ context.Context, id [32]byte) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "released", fmt.Sprintf("%x", id)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err == nil && b == nil {
+		b = []byte{}
+	}
+	return b, err
+}
+
 // Raw returns the contents of every file in the store, for destruction tests.
 func (s *FileStore) Raw() []byte {
 	var buf bytes.Buffer

@@ -13,6 +13,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -55,6 +56,8 @@ type Store interface {
 	// ClaimRequest durably records request id and reports false if it was
 	// recorded before.
 	ClaimRequest(ctx context.Context, id [32]byte, note []byte) (bool, error)
+	// Claimed returns the note of a claimed request, nil if unclaimed.
+	Claimed(ctx context.Context, id [32]byte) ([]byte, error)
 	// PutWarrant durably stores (replaces) the service's record of a warrant
 	// it released for; Warrant reads one (nil if none); Warrants lists all.
 	PutWarrant(ctx context.Context, commitment [32]byte, data []byte) error
@@ -220,12 +223,21 @@ func (s *Service) Release(ctx context.Context, req *trustee.Request) (*Released,
 	if err := s.rememberWarrant(ctx, req, len(req.Records)); err != nil {
 		return nil, err
 	}
+	// From here on the release is decided: finish logging it even if the
+	// caller goes away (it can collect the shares with Resume).
+	ctx = context.WithoutCancel(ctx)
 	idx, err := s.cfg.Appender.Append(ctx, a.Entry)
 	if err != nil {
 		return nil, fmt.Errorf("%w: append: %v", ErrLog, err)
 	}
 	s.cfg.Logger.Info("release appended", "trustee", s.cfg.ID, "index", idx, "records", len(req.Records))
-	incl, err := s.await(ctx, idx, a.Entry)
+	return s.finish(ctx, req, idx, a.Entry)
+}
+
+// finish waits for a cosigned checkpoint covering the release entry at idx
+// and releases the shares against its inclusion.
+func (s *Service) finish(ctx context.Context, req *trustee.Request, idx uint64, entry []byte) (*Released, error) {
+	incl, err := s.await(ctx, idx, entry)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +246,56 @@ func (s *Service) Release(ctx context.Context, req *trustee.Request) (*Released,
 		return nil, err
 	}
 	return &Released{Release: incl, Shares: shares}, nil
+}
+
+// ErrNotReleased is returned by Resume for a request this trustee never
+// decided to release.
+var ErrNotReleased = errors.New("trustee/service: no release to resume for this request")
+
+// Resume hands out again the shares of a request this trustee already
+// released (the authority lost the answer: a crash, a cut connection). It
+// appends nothing if the Release entry is in the log, and otherwise appends
+// that same signed entry (the release was decided and claimed but the append
+// never happened), so a release is logged exactly once either way. The
+// shares are sealed to the authority the warrant names: resuming someone
+// else's request yields nothing usable.
+func (s *Service) Resume(ctx context.Context, req *trustee.Request) (*Released, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, err := requestID(req)
+	if err != nil {
+		return nil, err
+	}
+	entry, err := s.cfg.Store.Claimed(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(entry) == 0 {
+		return nil, ErrNotReleased
+	}
+	cp, err := s.cfg.Reader.Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: checkpoint: %v", ErrLog, err)
+	}
+	found, at := false, uint64(0)
+	errFound := errors.New("found")
+	err = s.cfg.Reader.Entries(ctx, cp, func(i uint64, e []byte) error {
+		if bytes.Equal(e, entry) {
+			found, at = true, i
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return nil, fmt.Errorf("%w: entries: %v", ErrLog, err)
+	}
+	if !found {
+		ctx = context.WithoutCancel(ctx)
+		if at, err = s.cfg.Appender.Append(ctx, entry); err != nil {
+			return nil, fmt.Errorf("%w: append: %v", ErrLog, err)
+		}
+	}
+	return s.finish(ctx, req, at, entry)
 }
 
 // await polls the reader until a verified checkpoint covers index, then
@@ -267,11 +329,14 @@ func (s *Service) DestroyExpired(ctx context.Context) ([]trustee.Destruction, er
 
 // Handler serves the trustee's HTTP API:
 //
-//	POST /v1/release   ReleaseRequest -> ReleaseResponse, or ErrorResponse
-//	GET  /v1/info      the trustee's id, policy id and live key periods
+//	POST /v1/release          ReleaseRequest -> ReleaseResponse, or ErrorResponse
+//	POST /v1/release/resume   the same request again, already released: the
+//	                          same shares, nothing new logged (see Resume)
+//	GET  /v1/info             the trustee's id, policy id and live key periods
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/release", s.handleRelease)
+	mux.HandleFunc("POST /v1/release/resume", s.handleRelease)
 	mux.HandleFunc("GET /v1/info", s.handleInfo)
 	return mux
 }
@@ -296,7 +361,11 @@ func (s *Service) handleRelease(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %v", trustee.ErrBadRequest, err))
 		return
 	}
-	out, err := s.Release(r.Context(), req)
+	release := s.Release
+	if r.URL.Path == "/v1/release/resume" {
+		release = s.Resume
+	}
+	out, err := release(r.Context(), req)
 	if err != nil {
 		s.cfg.Logger.Info("release refused", "trustee", s.cfg.ID, "code", errorCode(err))
 		writeError(w, err)
@@ -334,6 +403,7 @@ var errorTable = []struct {
 	{trustee.ErrBudget, http.StatusForbidden, "budget"},
 	{trustee.ErrNotTrustee, http.StatusForbidden, "not_trustee"},
 	{ErrReplay, http.StatusConflict, "replay"},
+	{ErrNotReleased, http.StatusNotFound, "not_released"},
 	{ErrLog, http.StatusServiceUnavailable, "log_unavailable"},
 }
 

@@ -511,3 +511,110 @@ func TestAttackServiceExpiredWarrant(t *testing.T) {
 	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: w.Include(idx, b), Records: []trustee.RecordRequest{e.Request}}
 	expectRefusal(t, w, requestBody(t, req), http.StatusForbidden, "warrant_expired")
 }
+
+// flakyAppender fails its first append (the log was unreachable).
+type flakyAppender struct {
+	next   service.LogAppender
+	failed bool
+}
+
+func (f *flakyAppender) Append(ctx context.Context, e []byte) (uint64, error) {
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("connection refused")
+	}
+	return f.next.Append(ctx, e)
+}
+
+func countReleases(t *testing.T, w *servicetest.World, trusteeID string) int {
+	t.Helper()
+	var n int
+	cp, err := w.Reader.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Reader.Entries(context.Background(), cp, func(_ uint64, e []byte) error {
+		if r, err := accesslog.ParseAs[*accesslog.Release](e); err == nil && r.Trustee == trusteeID {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// TestResumeAfterLostAnswer: the authority lost a trustee's answer; the
+// replayed POST /v1/release is refused, POST /v1/release/resume hands out
+// the same shares and logs nothing new. A request never released cannot be
+// resumed.
+func TestResumeAfterLostAnswer(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	s := w.SignWarrant(nil, nil)
+	salt, incl := w.LogWarrant(s)
+	e1 := w.Epoch("g-ab", 5, now-5*day, now-4*day, "alice", "bob")
+	e2 := w.Epoch("g-ab", 6, now-4*day, now-3*day, "alice", "bob")
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{e1.Request}}
+	c := &service.Client{URL: w.Servers[0].URL}
+	first, err := c.Release(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := w.Size()
+	again, err := c.Resume(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := trustee.OpenShare(w.Pol, w.AuthKEMPriv, &first.Shares[0])
+	b, err := trustee.OpenShare(w.Pol, w.AuthKEMPriv, &again.Shares[0])
+	if err != nil || a.Value != b.Value || again.Release.Index != first.Release.Index {
+		t.Fatalf("resumed shares differ: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if w.Size() != size || countReleases(t, w, "trustee-0") != 1 {
+		t.Fatal("resume logged something")
+	}
+	other := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{e2.Request}}
+	var ref *service.RefusalError
+	if _, err := c.Resume(context.Background(), other); !errors.As(err, &ref) || ref.Code != "not_released" {
+		t.Fatalf("resume of a request never released: %v", err)
+	}
+}
+
+// TestResumeAfterFailedAppend: the trustee decided and claimed, but the log
+// append failed (503). Resume appends the same signed entry once and
+// releases; the log holds exactly one release of it.
+func TestResumeAfterFailedAppend(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	st, _ := service.OpenFileStore(t.TempDir())
+	for per, k := range w.F.PeriodKeys[4] {
+		st.PutPeriodKey(context.Background(), per, k)
+	}
+	svc, err := service.New(service.Config{ID: "trustee-4", SigningKey: w.F.Trustees[4], Policy: w.Pol, Store: st, Epochs: w.Chain,
+		Appender: &flakyAppender{next: service.TlogAppender{Log: w.Log}}, Reader: w.Reader,
+		Now: func() time.Time { return time.Unix(int64(w.Now), 0) }, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.SignWarrant(nil, nil)
+	salt, incl := w.LogWarrant(s)
+	e := w.Epoch("g-ab", 5, now-5*day, now-4*day, "alice", "bob")
+	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{e.Request}}
+	if _, err := svc.Release(context.Background(), req); !errors.Is(err, service.ErrLog) {
+		t.Fatalf("release with the log down: %v", err)
+	}
+	if _, err := svc.Release(context.Background(), req); !errors.Is(err, service.ErrReplay) {
+		t.Fatalf("retry: %v", err)
+	}
+	out, err := svc.Resume(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := trustee.OpenShare(w.Pol, w.AuthKEMPriv, &out.Shares[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Resume(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := countReleases(t, w, "trustee-4"); n != 1 {
+		t.Fatalf("%d release entries logged, want 1", n)
+	}
+}
