@@ -20,22 +20,33 @@ const (
 	Appealed           State = "appealed"             // the authority appealed a refusal
 )
 
-// transitions is the state machine: the states each state may move to.
-var transitions = map[State][]State{
-	Received:           {Validated, Refused},
-	Validated:          {Logged, Refused},
-	Logged:             {UnderTrusteeReview, Fulfilled, Refused},
-	UnderTrusteeReview: {Fulfilled, Refused},
-	Refused:            {Appealed},
-	Appealed:           {Validated, Refused},
-	Fulfilled:          nil,
+// next is the state machine: the states each state may move to (nil for a
+// final state; ok false for an unknown state).
+func next(s State) (to []State, ok bool) {
+	switch s {
+	case Received:
+		return []State{Validated, Refused}, true
+	case Validated:
+		return []State{Logged, Refused}, true
+	case Logged:
+		return []State{UnderTrusteeReview, Fulfilled, Refused}, true
+	case UnderTrusteeReview:
+		return []State{Fulfilled, Refused}, true
+	case Refused:
+		return []State{Appealed}, true
+	case Appealed:
+		return []State{Validated, Refused}, true
+	case Fulfilled:
+		return nil, true
+	}
+	return nil, false
 }
 
 // ErrIllegalTransition is returned for a state change the machine forbids.
 var ErrIllegalTransition = errors.New("intake: illegal state transition")
 
 // Valid reports whether s is a known state.
-func (s State) Valid() bool { _, ok := transitions[s]; return ok }
+func (s State) Valid() bool { _, ok := next(s); return ok }
 
 // Final reports whether s is an answer (the report's "time to answer" ends
 // at the first Fulfilled or Refused).
@@ -43,11 +54,11 @@ func (s State) Final() bool { return s == Fulfilled || s == Refused }
 
 // CanMove reports whether the machine allows from -> to.
 func CanMove(from, to State) error {
-	next, ok := transitions[from]
+	to2, ok := next(from)
 	if !ok {
 		return fmt.Errorf("%w: unknown state %q", ErrIllegalTransition, from)
 	}
-	for _, n := range next {
+	for _, n := range to2 {
 		if n == to {
 			return nil
 		}

@@ -149,4 +149,3 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Write(buf.Bytes())
 }
-

@@ -92,23 +92,40 @@ type section struct {
 	Charts  []chart
 }
 
-var sectionTitles = map[string]string{
-	"requests": "Legal requests received", "outcomes": "Outcomes (current state of each request)",
-	"refusals": "Refusals by reason", "timing": "Time from receipt to answer",
-	"warrants": "Warrants (content, through the trustees)", "budgets": "Budgets used against the policy in force",
-	"evidence": "Evidence logged", "log": "The log",
+func sectionTitle(s string) string {
+	switch s {
+	case "requests":
+		return "Legal requests received"
+	case "outcomes":
+		return "Outcomes (current state of each request)"
+	case "refusals":
+		return "Refusals by reason"
+	case "timing":
+		return "Time from receipt to answer"
+	case "warrants":
+		return "Warrants (content, through the trustees)"
+	case "budgets":
+		return "Budgets used against the policy in force"
+	case "evidence":
+		return "Evidence logged"
+	case "log":
+		return "The log"
+	}
+	return s
 }
 
 // chartGroups are the figure-id prefixes drawn as bar charts.
-var chartGroups = []struct{ prefix, title string }{
-	{"requests.jurisdiction.", "Requests per jurisdiction"},
-	{"requests.instrument.", "Requests per instrument"},
-	{"requests.category.", "Requests per data category"},
-	{"requests.month.", "Requests per month"},
-	{"requests.outcome.", "Requests per outcome"},
-	{"refusals.reason.", "Refusals per reason"},
-	{"warrants.filed.jurisdiction.", "Warrants filed per jurisdiction"},
-	{"warrants.opened.month.", "Warrants opened per month"},
+func chartGroups() []struct{ prefix, title string } {
+	return []struct{ prefix, title string }{
+		{"requests.jurisdiction.", "Requests per jurisdiction"},
+		{"requests.instrument.", "Requests per instrument"},
+		{"requests.category.", "Requests per data category"},
+		{"requests.month.", "Requests per month"},
+		{"requests.outcome.", "Requests per outcome"},
+		{"refusals.reason.", "Refusals per reason"},
+		{"warrants.filed.jurisdiction.", "Warrants filed per jurisdiction"},
+		{"warrants.opened.month.", "Warrants opened per month"},
+	}
 }
 
 func duration(s int64) string {
@@ -128,10 +145,7 @@ func (r *Report) sections(p Page) []section {
 	for _, f := range r.Figures {
 		i, ok := idx[f.Section]
 		if !ok {
-			t := sectionTitles[f.Section]
-			if t == "" {
-				t = f.Section
-			}
+			t := sectionTitle(f.Section)
 			out = append(out, section{Name: f.Section, Title: t})
 			i = len(out) - 1
 			idx[f.Section] = i
@@ -149,7 +163,7 @@ func (r *Report) sections(p Page) []section {
 		}
 		out[i].Figures = append(out[i].Figures, v)
 	}
-	for _, g := range chartGroups {
+	for _, g := range chartGroups() {
 		var c chart
 		var max int64
 		for _, f := range r.Figures {

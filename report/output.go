@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// MarshalJSON-compatible encoding: WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON (the report.json format).
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -35,15 +35,12 @@ func ParseJSON(data []byte) (*Report, error) {
 	return &r, nil
 }
 
-// CSVHeader is the header row of the CSV export.
-var csvHeader = []string{"id", "section", "label", "value", "unit", "entries"}
-
-// WriteCSV writes one row per figure; entries are space-separated indexes.
-// The first rows are comments-free metadata figures: origin, size and root
-// are in the JSON only.
+// WriteCSV writes a header row, then one row per figure (id, section,
+// label, value, unit, entries as space-separated log indexes). Origin, size
+// and root are in the JSON only.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
+	if err := cw.Write([]string{"id", "section", "label", "value", "unit", "entries"}); err != nil {
 		return err
 	}
 	for _, f := range r.Figures {

@@ -226,7 +226,7 @@ func Compute(origin string, es []Entry) *Report {
 		case *accesslog.Request:
 			tr := reqs[x.RequestID]
 			if tr == nil {
-				tr = &requestTrack{first: e.Index, jurisdiction: x.Jurisdiction, instrument: x.Instrument, category: x.Category}
+				tr = &requestTrack{first: e.Index, jurisdiction: orNone(x.Jurisdiction), instrument: orNone(x.Instrument), category: orNone(x.Category)}
 				reqs[x.RequestID] = tr
 				reqOrder = append(reqOrder, x.RequestID)
 			}
@@ -249,7 +249,7 @@ func Compute(origin string, es []Entry) *Report {
 				b.add("refusals.total", "refusals", "Refusals", "refusals", 1, e.Index)
 				b.add("refusals.reason."+code, "refusals", "Refusals: "+code, "refusals", 1, e.Index)
 			}
-			tr.state, tr.stateIdx = x.State, e.Index
+			tr.state, tr.stateIdx = orNone(x.State), e.Index
 		}
 	}
 	if f, ok := b.figs["log.malformed"]; ok {
@@ -317,6 +317,14 @@ func Compute(origin string, es []Entry) *Report {
 	return rep
 }
 
+// orNone names an empty field in a figure id.
+func orNone(s string) string {
+	if s == "" {
+		return "unspecified"
+	}
+	return s
+}
+
 func dedup(xs []uint64) []uint64 {
 	out := xs[:0]
 	for i, x := range xs {
@@ -327,16 +335,15 @@ func dedup(xs []uint64) []uint64 {
 	return out
 }
 
-// Sections, in display order.
-var sectionOrder = [...]string{"requests", "outcomes", "refusals", "timing", "warrants", "budgets", "evidence", "log"}
-
+// sectionRank orders sections for display.
 func sectionRank(s string) int {
-	for i, x := range sectionOrder {
+	order := [...]string{"requests", "outcomes", "refusals", "timing", "warrants", "budgets", "evidence", "log"}
+	for i, x := range order {
 		if x == s {
 			return i
 		}
 	}
-	return len(sectionOrder)
+	return len(order)
 }
 
 // ParsePolicy verifies the signed policy a Policy entry carries (every
