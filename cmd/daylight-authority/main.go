@@ -4,6 +4,7 @@
 //	daylight-authority request file   --server URL --key FILE --agreement ID --authority ID (--request FILE | flags)
 //	daylight-authority request status --server URL --key FILE --agreement ID --authority ID <id>
 //	daylight-authority request list   --server URL --key FILE --agreement ID --authority ID
+//	daylight-authority request appeal --server URL --key FILE --agreement ID --authority ID --detail TEXT <id>
 //	daylight-authority request keygen --key FILE   (prints the public key for the agreement file)
 package main
 
@@ -49,7 +50,8 @@ type command struct {
 // one, each with one entry here.
 func commands() map[string]command {
 	return map[string]command{
-		"request": {"cross-border legal requests: file, status, list, keygen", runRequest},
+		"request": {"cross-border legal requests: file, status, list, appeal, keygen", runRequest},
+		"case":    {caseSummary, runCase},
 	}
 }
 
@@ -59,6 +61,7 @@ func requestCommands() map[string]command {
 		"file":   {"sign and file a legal request under an agreement", requestFile},
 		"status": {"show a request's state and history", requestStatus},
 		"list":   {"list this authority's requests", requestList},
+		"appeal": {"appeal a refusal", requestAppeal},
 		"keygen": {"create an Ed25519 authority key file and print its public key", requestKeygen},
 	}
 }
@@ -276,14 +279,48 @@ func do(req *http.Request, v any) (int, error) {
 	return 0, fmt.Errorf("%s (hint: is --server a Daylight server with the intake enabled?)", resp.Status)
 }
 
-func (c *common) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.server, "/")+path, nil)
+// call makes an authenticated API call (intake.SignQuery) and decodes the answer.
+func (c *common) call(ctx context.Context, method, path string, body []byte, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.server, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	intake.SignQuery(req.Header, c.agreement, c.authority, c.key, http.MethodGet, path, uint64(time.Now().Unix()))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	intake.SignQuery(req.Header, c.agreement, c.authority, c.key, method, path, uint64(time.Now().Unix()), body)
 	_, err = do(req, v)
 	return err
+}
+
+func (c *common) get(ctx context.Context, path string, v any) error {
+	return c.call(ctx, http.MethodGet, path, nil, v)
+}
+
+func requestAppeal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	f := flag.NewFlagSet("request appeal", flag.ContinueOnError)
+	f.SetOutput(stderr)
+	var c common
+	c.flags(f)
+	detail := f.String("detail", "", "why the refusal should be reconsidered (required)")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 || *detail == "" {
+		return errors.New("give one request id and --detail (hint: daylight-authority request appeal --detail '...' <id>)")
+	}
+	if _, err := intake.ParseID(f.Arg(0)); err != nil {
+		return err
+	}
+	if err := c.load(); err != nil {
+		return err
+	}
+	body, _ := json.Marshal(intake.AppealRequest{Detail: *detail})
+	var v intake.View
+	if err := c.call(ctx, http.MethodPost, "/intake/v1/requests/"+f.Arg(0)+"/appeal", body, &v); err != nil {
+		return err
+	}
+	return show(stdout, c.asJSON, v)
 }
 
 func requestStatus(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
