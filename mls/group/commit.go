@@ -8,6 +8,9 @@ import (
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
+	"github.com/daylight-im/daylight/mls/tree"
+	"github.com/daylight-im/daylight/mls/treekem"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // StagedCommit is a validated Commit that has not been merged: inspect it, then
@@ -119,7 +122,7 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 	switch committer.Type {
 	case framing.SenderMember:
 		senderLeaf = committer.Index
-		if a.tree.leaf(senderLeaf) == nil {
+		if !a.tree.hasLeaf(senderLeaf) {
 			return nil, fmt.Errorf("%w: committer leaf removed", ErrInvalid)
 		}
 	case framing.SenderNewMemberCommit:
@@ -136,7 +139,9 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 				return nil, fmt.Errorf("%w: external commit removes another member", ErrInvalid)
 			}
 		}
-		senderLeaf = a.tree.addLeaf(&c.path.leaf) // replaced when the path is merged
+		if senderLeaf, err = a.tree.addLeaf(&c.path.leaf); err != nil { // replaced when the path is merged
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: commit from sender type %d", ErrInvalid, committer.Type)
 	}
@@ -147,7 +152,7 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 			return nil, err
 		}
 	}
-	newCtx.treeHash = a.tree.rootHash(p.cs)
+	newCtx.treeHash = a.tree.rootHash()
 	input, err := ac.ConfirmedTranscriptHashInput()
 	if err != nil {
 		return nil, err
@@ -217,7 +222,7 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 	}
 	// Drop keys for nodes that changed.
 	for n, kp := range privs {
-		if int(n) >= len(a.tree.nodes) || !nodePub(a.tree, n, kp.pub) {
+		if !nodePub(a.tree, n, kp.pub) {
 			delete(privs, n)
 		}
 	}
@@ -265,67 +270,49 @@ func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, com
 	return err
 }
 
-// applyPath validates the UpdatePath and merges it into a.tree (Sections 7.5,
-// 7.9.2, 12.4.2).
+// applyPath validates the UpdatePath and merges it into a.tree with
+// treekem.Merge (Sections 7.5, 7.9.2, 12.4.2).
 func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, external bool) error {
 	t := a.tree
 	if err := p.checkLeaf(&up.leaf, leafSourceCommit, sender, &a.ctx); err != nil {
 		return fmt.Errorf("UpdatePath.leaf_node: %w", err)
 	}
 	if !external {
-		if old := t.leaf(sender); old != nil && bytes.Equal(old.encryptionKey, up.leaf.encryptionKey) {
+		if old := t.encKey(2 * sender); old != nil && bytes.Equal(old, up.leaf.encryptionKey) {
 			return fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
 		}
 	}
 	if err := uniqueLeaf(t, &up.leaf, sender); err != nil {
 		return err
 	}
-	path, cop := t.filteredDirectPath(sender)
+	path, _ := t.filteredDirectPath(sender)
 	if len(path) != len(up.nodes) {
 		return fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
 	}
-	keys := map[string]bool{string(up.leaf.encryptionKey): true}
+	keys := make(map[string]bool, len(up.nodes)+1)
+	keys[string(up.leaf.encryptionKey)] = true
 	for _, n := range up.nodes {
 		if keys[string(n.encryptionKey)] {
 			return fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
 		}
 		keys[string(n.encryptionKey)] = true
 	}
-	for i := range t.nodes {
-		var pub []byte
-		if t.nodes[i].leaf != nil && uint32(i) != 2*sender {
-			pub = t.nodes[i].leaf.encryptionKey
-		} else if t.nodes[i].parent != nil {
-			pub = t.nodes[i].parent.encryptionKey
+	for x := uint32(0); x < t.width(); x++ {
+		if x == 2*sender {
+			continue
 		}
-		if pub != nil && keys[string(pub)] {
+		if pub := t.encKey(x); pub != nil && keys[string(pub)] {
 			return fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
 		}
 	}
-	addedSet := map[uint32]bool{}
-	for _, l := range a.added {
-		addedSet[2*l] = true
+	wup, err := wire.ParseUpdatePath(up.bytes())
+	if err != nil {
+		return fmt.Errorf("%w: UpdatePath: %w", ErrInvalid, err)
 	}
-	for i, n := range up.nodes {
-		want := 0
-		for _, x := range t.resolution(cop[i]) {
-			if !addedSet[x] {
-				want++
-			}
-		}
-		if len(n.secrets) != want {
-			return fmt.Errorf("%w: UpdatePath node %d has %d ciphertexts, want %d", ErrInvalid, i, len(n.secrets), want)
-		}
-	}
-	// Merge (Section 7.5): blank the direct path, set keys on the filtered path.
-	t.nodes[2*sender] = treeNode{leaf: &up.leaf}
-	t.blankPath(sender)
-	for i, n := range path {
-		t.nodes[n] = treeNode{parent: &parentNode{encryptionKey: up.nodes[i].encryptionKey}}
-	}
-	ph := t.setPathParentHashes(p.cs, sender)
-	if !bytes.Equal(ph, up.leaf.parentHash) {
-		return fmt.Errorf("%w: UpdatePath leaf parent_hash does not match", ErrInvalid)
+	// Merge (Section 7.5): ciphertext counts per copath resolution (new members
+	// excluded), blank the direct path, set keys, parent hashes, leaf parent_hash.
+	if err := treekem.Merge(t.t, tree.LeafIndex(sender), wup, leafIndices(a.added)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
@@ -384,14 +371,8 @@ func (g *Group) decryptPath(a *applied, sender uint32, up *updatePath, provBytes
 }
 
 func nodePub(t *ratchetTree, x uint32, pub []byte) bool {
-	n := t.nodes[x]
-	if n.leaf != nil {
-		return bytes.Equal(n.leaf.encryptionKey, pub)
-	}
-	if n.parent != nil {
-		return bytes.Equal(n.parent.encryptionKey, pub)
-	}
-	return false
+	k := t.encKey(x)
+	return k != nil && bytes.Equal(k, pub)
 }
 
 // Merge applies a staged commit (RFC 9420, Section 12.4.2), deleting the old epoch's
@@ -589,7 +570,7 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		if spec.RemovedIdentity != nil {
 			found := false
 			for _, l := range g.tree.leaves() {
-				if bytes.Equal(g.tree.leaf(l).cred.identity, spec.RemovedIdentity) {
+				if bytes.Equal(g.tree.identity(l), spec.RemovedIdentity) {
 					leaf, found = l, true
 					break
 				}
@@ -598,7 +579,7 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 				return nil, nil, fmt.Errorf("no member with identity %q", spec.RemovedIdentity)
 			}
 		}
-		if g.tree.leaf(leaf) == nil {
+		if !g.tree.hasLeaf(leaf) {
 			return nil, nil, fmt.Errorf("leaf %d is blank", leaf)
 		}
 		return &proposal{typ: propRemove, remove: leaf}, nil, nil

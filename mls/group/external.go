@@ -60,7 +60,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if err != nil {
 		return nil, nil, err
 	}
-	tree, err := treeFromGroupInfo(gi, opts.RatchetTree)
+	tree, err := treeFromGroupInfo(s, gi, opts.RatchetTree)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +95,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if opts.RemovePrior {
 		found := false
 		for _, l := range tree.leaves() {
-			if bytes.Equal(tree.leaf(l).cred.identity, opts.Identity) {
+			if bytes.Equal(tree.identity(l), opts.Identity) {
 				ext.extra = append(ext.extra, &proposal{typ: propRemove, remove: l})
 				found = true
 				break

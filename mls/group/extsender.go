@@ -84,7 +84,7 @@ func groupView(groupInfoMsg, ratchetTree []byte) (*groupInfo, *ratchetTree, *sui
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tree, err := treeFromGroupInfo(m.groupInfo, ratchetTree)
+	tree, err := treeFromGroupInfo(s, m.groupInfo, ratchetTree)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/daylight-im/daylight/mls/framing"
+	"github.com/daylight-im/daylight/mls/suite"
 )
 
 // seedMessages builds a small group and returns a commit body, a ratchet tree and a
@@ -53,8 +54,12 @@ func FuzzParseCommit(f *testing.F) {
 func FuzzParseRatchetTree(f *testing.F) {
 	_, tree, _ := seedMessages(f)
 	f.Add(tree)
+	s, err := suite.Lookup(cs1)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rt, err := parseRatchetTree(b)
+		rt, err := parseRatchetTree(s, b)
 		if err != nil {
 			return
 		}

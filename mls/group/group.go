@@ -101,7 +101,7 @@ func (g *Group) Export(label string, context []byte, length int) ([]byte, error)
 func (g *Group) Members() map[uint32][]byte {
 	out := map[uint32][]byte{}
 	for _, l := range g.tree.leaves() {
-		out[l] = clone(g.tree.leaf(l).cred.identity)
+		out[l] = clone(g.tree.identity(l))
 	}
 	return out
 }
@@ -185,9 +185,13 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: &ratchetTree{nodes: []treeNode{{leaf: &kp.kp.leaf}}}}, sigPriv: kp.SignaturePriv,
+	rt, err := newRatchetTree(s, &kp.kp.leaf)
+	if err != nil {
+		return nil, fmt.Errorf("mls/group: Create: %w", err)
+	}
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt}, sigPriv: kp.SignaturePriv,
 		privs: map[uint32]keyPair{0: {kp.EncryptionPriv, kp.kp.leaf.encryptionKey}}, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	g.setContext(groupContext{version: mls10, cipherSuite: uint16(cs), groupID: clone(groupID), treeHash: g.tree.rootHash(s), confirmedTranscriptHash: []byte{}})
+	g.setContext(groupContext{version: mls10, cipherSuite: uint16(cs), groupID: clone(groupID), treeHash: g.tree.rootHash(), confirmedTranscriptHash: []byte{}})
 	// A fresh random init secret and a zero commit secret give a random epoch secret.
 	rnd := make([]byte, s.Nh())
 	if _, err := io.ReadFull(cfg.rand(), rnd); err != nil {
@@ -276,7 +280,7 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	if gi.ctx.cipherSuite != w.cipherSuite || gi.ctx.version != mls10 {
 		return nil, fmt.Errorf("%w: GroupInfo.group_context version or cipher suite", ErrInvalid)
 	}
-	tree, err := treeFromGroupInfo(gi, ratchetTreeBytes)
+	tree, err := treeFromGroupInfo(s, gi, ratchetTreeBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -285,8 +289,9 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	}
 	// Find our own leaf (Section 12.4.3.1: the KeyPackage's leaf node).
 	own := -1
+	mine := kp.kp.leaf.bytes()
 	for _, l := range tree.leaves() {
-		if bytes.Equal(tree.leaf(l).bytes(), kp.kp.leaf.bytes()) {
+		if wl := tree.wireLeaf(l); bytes.Equal(wl.EncryptionKey, kp.kp.leaf.encryptionKey) && bytes.Equal(wl.Marshal(), mine) {
 			own = int(l)
 			break
 		}
@@ -404,22 +409,21 @@ func (g *Group) setNodeFromPathSecret(n uint32, ps []byte) error {
 	if err != nil {
 		return err
 	}
-	pn := g.tree.nodes[n].parent
-	if pn == nil || !bytes.Equal(pn.encryptionKey, pub) {
+	if pn, ok := g.tree.parent(n); !ok || !bytes.Equal(pn.EncryptionKey, pub) {
 		return fmt.Errorf("%w: path secret does not match the public key of node %d", ErrInvalid, n)
 	}
 	g.privs[n] = keyPair{priv, pub}
 	return nil
 }
 
-func treeFromGroupInfo(gi *groupInfo, external []byte) (*ratchetTree, error) {
+func treeFromGroupInfo(s *suite.Suite, gi *groupInfo, external []byte) (*ratchetTree, error) {
 	if data, ok := findExtension(gi.extensions, extRatchetTree); ok {
-		return parseRatchetTree(data)
+		return parseRatchetTree(s, data)
 	}
 	if len(external) == 0 {
 		return nil, fmt.Errorf("%w: no ratchet_tree extension and no tree given", ErrInvalid)
 	}
-	return parseRatchetTree(external)
+	return parseRatchetTree(s, external)
 }
 
 // verifyGroupInfoAndTree checks the GroupInfo signature, the tree hash, parent
@@ -432,10 +436,10 @@ func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree) er
 	if err := s.VerifyWithLabel(signer.signatureKey, labelGroupInfoTBS, gi.tbs(), gi.signature); err != nil {
 		return fmt.Errorf("%w: GroupInfo.signature: %w", ErrInvalid, err)
 	}
-	if !bytes.Equal(tree.rootHash(s), gi.ctx.treeHash) {
+	if !bytes.Equal(tree.rootHash(), gi.ctx.treeHash) {
 		return fmt.Errorf("%w: ratchet tree hash differs from GroupInfo.group_context.tree_hash", ErrInvalid)
 	}
-	if err := tree.verifyParentHashes(s); err != nil {
+	if err := tree.verifyParentHashes(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateTreeLeaves(s, tree, &gi.ctx)
@@ -458,17 +462,17 @@ func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext) er
 			return fmt.Errorf("%w: leaf %d: %w", ErrInvalid, l, err)
 		}
 	}
-	for i := 1; i < len(tree.nodes); i += 2 {
-		pn := tree.nodes[i].parent
-		if pn == nil {
+	for i := uint32(1); i < tree.width(); i += 2 {
+		pn, ok := tree.parent(i)
+		if !ok {
 			continue
 		}
-		if encKeys[string(pn.encryptionKey)] {
+		if encKeys[string(pn.EncryptionKey)] {
 			return fmt.Errorf("%w: parent node %d repeats an encryption key", ErrInvalid, i)
 		}
-		encKeys[string(pn.encryptionKey)] = true
-		for _, u := range pn.unmergedLeaves {
-			if !isAncestor(uint32(i), 2*u) || tree.leaf(u) == nil {
+		encKeys[string(pn.EncryptionKey)] = true
+		for _, u := range pn.UnmergedLeaves {
+			if !isAncestor(i, 2*u) || !tree.hasLeaf(u) {
 				return fmt.Errorf("%w: parent node %d lists unmerged leaf %d", ErrInvalid, i, u)
 			}
 		}

@@ -89,7 +89,7 @@ func (g *Group) decode(msg []byte) (*decoded, error) {
 		ac, err = framing.UnprotectPrivate(g.cs, pm, st, sd, framing.UnprotectOptions{
 			Body: bodyParser,
 			LeafOK: func(l uint32) error {
-				if pub.tree.leaf(l) == nil {
+				if !pub.tree.hasLeaf(l) {
 					return fmt.Errorf("%w: sender leaf %d is blank", ErrInvalid, l)
 				}
 				return nil
@@ -127,11 +127,10 @@ func (p *publicState) verifySender(ac *framing.AuthenticatedContent) error {
 	var pub []byte
 	switch snd := ac.Content.Sender; snd.Type {
 	case framing.SenderMember:
-		ln := p.tree.leaf(snd.Index)
-		if ln == nil {
+		pub = p.tree.signatureKey(snd.Index)
+		if pub == nil {
 			return fmt.Errorf("%w: sender leaf %d is blank", ErrInvalid, snd.Index)
 		}
-		pub = ln.signatureKey
 	case framing.SenderExternal:
 		senders, err := p.externalSenders()
 		if err != nil {
@@ -302,7 +301,7 @@ func (p *publicState) checkProposal(pr *proposal, sender framing.Sender) error {
 			return err
 		}
 	case propRemove:
-		if p.tree.leaf(pr.remove) == nil {
+		if !p.tree.hasLeaf(pr.remove) {
 			return fmt.Errorf("%w: Remove of blank leaf %d", ErrInvalid, pr.remove)
 		}
 	case propPSK:

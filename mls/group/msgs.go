@@ -334,6 +334,12 @@ func (u *updatePath) marshal(w *builder) {
 	})
 }
 
+func (u *updatePath) bytes() []byte {
+	var w builder
+	u.marshal(&w)
+	return w.b
+}
+
 func (u *updatePath) parse(r *reader) {
 	u.leaf.parse(r)
 	r.vector("update_path.nodes", func(r *reader) {

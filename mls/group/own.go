@@ -1,12 +1,14 @@
 package group
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
+	"github.com/daylight-im/daylight/mls/tree"
+	"github.com/daylight-im/daylight/mls/treekem"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // pendingCommit is a Commit this member created and has not merged yet.
@@ -90,18 +92,21 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	newCtx := a.ctx
 	newCtx.epoch = g.ctx.epoch + 1
 	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
-	var pathSecrets map[uint32][]byte
+	var pend *treekem.Pending
 	if a.pathRequired || opts.ForcePath || ext != nil {
 		sender := g.own
 		if ext != nil {
-			sender = a.tree.addLeaf(ext.leaf)
+			if sender, err = a.tree.addLeaf(ext.leaf); err != nil {
+				return nil, nil, err
+			}
 			sc.own = sender
 		}
 		var cs []byte
-		c.path, pathSecrets, cs, err = g.createPath(a, sender, &newCtx, privs, ext)
+		c.path, pend, cs, err = g.createPath(a, sender, &newCtx, privs, ext)
 		if err != nil {
 			return nil, nil, err
 		}
+		defer pend.Destroy()
 		commitSecret, err = keyschedule.NewCommitSecret(g.cs, cs)
 		clear(cs)
 		if err != nil {
@@ -109,13 +114,13 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		}
 	}
 	for n, kp := range privs {
-		if int(n) >= len(a.tree.nodes) || !nodePub(a.tree, n, kp.pub) {
+		if !nodePub(a.tree, n, kp.pub) {
 			delete(privs, n)
 		}
 	}
 	sc.privs = privs
 	sc.committer = sc.own
-	newCtx.treeHash = a.tree.rootHash(g.cs)
+	newCtx.treeHash = a.tree.rootHash()
 
 	// Frame and sign with the old GroupContext (Section 12.4.1).
 	wf := g.handshakeWireFormat()
@@ -199,8 +204,10 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		w := welcome{cipherSuite: uint16(g.cs.ID()), encryptedGroupInfo: encGI}
 		for i, l := range a.added {
 			gs := groupSecrets{joinerSecret: joiner.Bytes(), psks: a.psks}
-			if pathSecrets != nil {
-				gs.pathSecret = pathSecrets[commonAncestor(2*l, 2*sc.own)]
+			if pend != nil {
+				if ps, _, ok := pend.PathSecretFor(tree.LeafIndex(l)); ok {
+					gs.pathSecret = ps
+				}
 			}
 			kp := a.addedKPs[i]
 			kem, ct, err := g.cs.EncryptWithLabel(kp.initKey, labelWelcome, encGI, gs.bytes())
@@ -214,95 +221,56 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		res.Welcome = mlsMessageBytes(wireFormatWelcome, func(b *builder) { b.raw(wb.b) })
 	}
 	joiner.Destroy()
-	for _, ps := range pathSecrets {
-		clear(ps)
-	}
 	return res, sc, nil
 }
 
-// createPath generates the committer's new leaf and path secrets, merges them
-// into a.tree, and encrypts the path secrets to the group (Sections 7.4-7.6).
-// It returns the UpdatePath, the path secret of each filtered-path node, and the
-// commit_secret.
-func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, privs map[uint32]keyPair, ext *externalJoinInput) (*updatePath, map[uint32][]byte, []byte, error) {
+// createPath runs TreeKEM for the committer with mls/treekem (Sections 7.4-7.6):
+// a new leaf key pair and path secrets merged into a.tree with parent hashes and
+// the signed commit leaf, then the path secrets encrypted (in parallel) to the
+// copath resolutions under the provisional GroupContext. It returns the
+// UpdatePath, the pending path (for the Welcome's path secrets; Destroy it) and
+// the commit_secret, and stores the new node key pairs in privs.
+func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, privs map[uint32]keyPair, ext *externalJoinInput) (*updatePath, *treekem.Pending, []byte, error) {
 	t := a.tree
-	s := g.cs
-	leafPriv, leafPub, err := s.GenerateKeyPair(g.cfg.rand())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var ln leafNode
+	var tmpl *wire.LeafNode
 	if ext != nil {
-		ln = *ext.leaf
-	} else {
-		ln = *t.leaf(sender)
-	}
-	ln.encryptionKey = leafPub
-	ln.source = leafSourceCommit
-	ln.notBefore, ln.notAfter = 0, 0
-	t.nodes[2*sender] = treeNode{leaf: &ln}
-	t.blankPath(sender)
-	path, cop := t.filteredDirectPath(sender)
-	secrets := map[uint32][]byte{}
-	ps, err := g.randomBytes(s.Nh())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	up := &updatePath{}
-	for i, n := range path {
-		if i > 0 {
-			ps = s.DeriveSecret(ps, "path")
-		}
-		secrets[n] = ps
-		nodeSecret := s.DeriveSecret(ps, "node")
-		priv, pub, err := s.DeriveKeyPair(nodeSecret)
-		clear(nodeSecret)
+		wl, err := toWireLeaf(ext.leaf)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		t.nodes[n] = treeNode{parent: &parentNode{encryptionKey: pub}}
-		privs[n] = keyPair{priv, pub}
-		up.nodes = append(up.nodes, updatePathNode{encryptionKey: pub})
+		tmpl = wl
+	} else if tmpl = t.wireLeaf(sender); tmpl == nil {
+		return nil, nil, nil, fmt.Errorf("%w: committer leaf %d is blank", ErrInvalid, sender)
 	}
-	var commitSecret []byte
-	if len(path) > 0 {
-		commitSecret = s.DeriveSecret(ps, "path")
-	} else {
-		commitSecret = s.DeriveSecret(ps, "path")
-		clear(ps)
-	}
-	ln.parentHash = t.setPathParentHashes(s, sender)
-	if ln.signature, err = g.signWithLabel(labelLeafNodeTBS, ln.tbs(g.ctx.groupID, sender)); err != nil {
+	signer, err := g.signing()
+	if err != nil {
 		return nil, nil, nil, err
 	}
-	up.leaf = ln
-	privs[2*sender] = keyPair{leafPriv, leafPub}
+	pend, err := treekem.Create(t.t, treekem.PathParams{Leaf: tree.LeafIndex(sender), LeafNode: tmpl, Signer: signer,
+		GroupID: g.ctx.groupID, Exclude: leafIndices(a.added), Rand: g.cfg.rand()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	prov := *newCtx
-	prov.treeHash = t.rootHash(s)
+	prov.treeHash = t.rootHash()
 	prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
-	provBytes := prov.bytes()
-	added := map[uint32]bool{}
-	for _, l := range a.added {
-		added[2*l] = true
+	wup, err := pend.Encrypt(prov.bytes())
+	if err != nil {
+		pend.Destroy()
+		return nil, nil, nil, err
 	}
-	for i, n := range path {
-		for _, x := range t.resolution(cop[i]) {
-			if added[x] {
-				continue
-			}
-			var pub []byte
-			if t.nodes[x].leaf != nil {
-				pub = t.nodes[x].leaf.encryptionKey
-			} else {
-				pub = t.nodes[x].parent.encryptionKey
-			}
-			kem, ct, err := s.EncryptWithLabel(pub, labelUpdatePathNode, provBytes, secrets[n])
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			up.nodes[i].secrets = append(up.nodes[i].secrets, hpkeCiphertext{kem, ct})
-		}
+	priv := pend.Private()
+	for _, x := range priv.Nodes() {
+		k, _ := priv.Key(x)
+		privs[uint32(x)] = keyPair{clone(k), clone(t.encKey(uint32(x)))}
 	}
-	_ = bytes.Equal
-	return up, secrets, commitSecret, nil
+	priv.Destroy()
+	up := new(updatePath)
+	r := &reader{b: wup.Marshal()}
+	up.parse(r)
+	if err := r.done("update_path"); err != nil {
+		pend.Destroy()
+		return nil, nil, nil, err
+	}
+	return up, pend, pend.CommitSecret(), nil
 }

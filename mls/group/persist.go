@@ -171,7 +171,7 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	if err := r.done("state"); err != nil {
 		return nil, err
 	}
-	if g.tree, err = parseRatchetTree(treeBytes); err != nil {
+	if g.tree, err = parseRatchetTree(s, treeBytes); err != nil {
 		return nil, err
 	}
 	if g.tree.leaf(g.own) == nil {
@@ -310,11 +310,11 @@ func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
 	if err := cr.done("group_context"); err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
-	tree, err := parseRatchetTree(treeBytes)
+	tree, err := parseRatchetTree(s, treeBytes)
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
-	if !bytesEqual(tree.rootHash(s), ctx.treeHash) {
+	if !bytesEqual(tree.rootHash(), ctx.treeHash) {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w: tree hash does not match the GroupContext", ErrInvalid)
 	}
 	p := &PublicGroup{publicState: publicState{cs: s, tree: tree, interim: interim}, proposals: props}

@@ -147,7 +147,9 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		if bytes.Equal(ln.encryptionKey, old.encryptionKey) {
 			return nil, fmt.Errorf("%w: proposals[%d]: Update keeps the encryption key", ErrInvalid, i)
 		}
-		a.tree.updateLeaf(rp.sender.Index, ln)
+		if err := a.tree.updateLeaf(rp.sender.Index, ln); err != nil {
+			return nil, fmt.Errorf("proposals[%d]: Update: %w", i, err)
+		}
 		a.updated = append(a.updated, rp.sender.Index)
 	}
 	for _, rp := range list {
@@ -155,12 +157,18 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 			continue
 		}
 		a.removedLeaves = append(a.removedLeaves, a.tree.leaf(rp.prop.remove))
-		a.tree.removeLeaf(rp.prop.remove)
+		if err := a.tree.removeLeaf(rp.prop.remove); err != nil {
+			return nil, err
+		}
 		a.removed = append(a.removed, rp.prop.remove)
 	}
+	var keys *treeKeys // built on the first Add: uniqueness in O(1) per Add
 	for i, rp := range list {
 		if rp.prop.typ != propAdd {
 			continue
+		}
+		if keys == nil {
+			keys = indexTreeKeys(a.tree)
 		}
 		kp := rp.prop.add
 		if err := verifyKeyPackage(p.cs, kp); err != nil {
@@ -169,10 +177,14 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		if err := checkLeafCapabilities(&kp.leaf, &a.ctx); err != nil {
 			return nil, fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, i, err)
 		}
-		if err := uniqueLeaf(a.tree, &kp.leaf, ^uint32(0)); err != nil {
+		if err := keys.unique(&kp.leaf); err != nil {
 			return nil, fmt.Errorf("proposals[%d]: Add: %w", i, err)
 		}
-		l := a.tree.addLeaf(&kp.leaf)
+		l, err := a.tree.addLeaf(&kp.leaf)
+		if err != nil {
+			return nil, fmt.Errorf("proposals[%d]: Add: %w", i, err)
+		}
+		keys.add(&kp.leaf, l)
 		a.added = append(a.added, l)
 		a.addedKPs = append(a.addedKPs, kp)
 	}
@@ -197,20 +209,61 @@ func uniqueLeaf(t *ratchetTree, ln *leafNode, except uint32) error {
 		if l == except {
 			continue
 		}
-		o := t.leaf(l)
-		if bytes.Equal(o.signatureKey, ln.signatureKey) {
+		o := t.wireLeaf(l)
+		if bytes.Equal(o.SignatureKey, ln.signatureKey) {
 			return fmt.Errorf("%w: signature key already used by leaf %d", ErrInvalid, l)
 		}
-		if bytes.Equal(o.encryptionKey, ln.encryptionKey) {
+		if bytes.Equal(o.EncryptionKey, ln.encryptionKey) {
 			return fmt.Errorf("%w: encryption key already used by leaf %d", ErrInvalid, l)
 		}
 	}
-	for i := 1; i < len(t.nodes); i += 2 {
-		if pn := t.nodes[i].parent; pn != nil && bytes.Equal(pn.encryptionKey, ln.encryptionKey) {
+	for i := uint32(1); i < t.width(); i += 2 {
+		if pub := t.encKey(i); pub != nil && bytes.Equal(pub, ln.encryptionKey) {
 			return fmt.Errorf("%w: encryption key already used by parent node %d", ErrInvalid, i)
 		}
 	}
 	return nil
+}
+
+// treeKeys indexes the signature keys of the leaves and the encryption keys of
+// every node, so that a commit adding many members checks each new leaf's
+// uniqueness (Section 7.3) in constant time.
+type treeKeys struct {
+	sig map[string]uint32 // signature key -> leaf
+	enc map[string]uint32 // encryption key -> node
+}
+
+func indexTreeKeys(t *ratchetTree) *treeKeys {
+	k := &treeKeys{sig: map[string]uint32{}, enc: map[string]uint32{}}
+	for x := uint32(0); x < t.width(); x++ {
+		if pub := t.encKey(x); pub != nil {
+			k.enc[string(pub)] = x
+		}
+		if isLeafNode(x) {
+			if sk := t.signatureKey(x / 2); sk != nil {
+				k.sig[string(sk)] = x / 2
+			}
+		}
+	}
+	return k
+}
+
+func (k *treeKeys) unique(ln *leafNode) error {
+	if l, ok := k.sig[string(ln.signatureKey)]; ok {
+		return fmt.Errorf("%w: signature key already used by leaf %d", ErrInvalid, l)
+	}
+	if x, ok := k.enc[string(ln.encryptionKey)]; ok {
+		if isLeafNode(x) {
+			return fmt.Errorf("%w: encryption key already used by leaf %d", ErrInvalid, x/2)
+		}
+		return fmt.Errorf("%w: encryption key already used by parent node %d", ErrInvalid, x)
+	}
+	return nil
+}
+
+func (k *treeKeys) add(ln *leafNode, l uint32) {
+	k.sig[string(ln.signatureKey)] = l
+	k.enc[string(ln.encryptionKey)] = 2 * l
 }
 
 func checkPSKProposal(p *publicState, id *pskID) error {

@@ -42,18 +42,18 @@ func (p *PublicGroup) GroupID() []byte { return clone(p.ctx.groupID) }
 func (p *PublicGroup) Members() map[uint32][]byte {
 	out := map[uint32][]byte{}
 	for _, l := range p.tree.leaves() {
-		out[l] = clone(p.tree.leaf(l).cred.identity)
+		out[l] = clone(p.tree.identity(l))
 	}
 	return out
 }
 
 // MemberSignatureKey returns the signature key of leaf l.
 func (p *PublicGroup) MemberSignatureKey(l uint32) ([]byte, bool) {
-	ln := p.tree.leaf(l)
-	if ln == nil {
+	k := p.tree.signatureKey(l)
+	if k == nil {
 		return nil, false
 	}
-	return clone(ln.signatureKey), true
+	return clone(k), true
 }
 
 // PublicStagedCommit is a commit validated by a PublicGroup, not yet merged.

@@ -17,7 +17,7 @@ func (g *Group) ReInitParams() (groupID []byte, cs suite.ID, exts []Extension, o
 }
 
 // ownIdentity is this member's basic credential identity.
-func (g *Group) ownIdentity() []byte { return clone(g.tree.leaf(g.own).cred.identity) }
+func (g *Group) ownIdentity() []byte { return clone(g.tree.identity(g.own)) }
 
 // SubgroupOptions configures Branch and ReInitWelcome.
 type SubgroupOptions struct {
@@ -88,10 +88,10 @@ func JoinSubgroup(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTree []by
 		return nil, fmt.Errorf("mls/group: JoinSubgroup: %w: new group is in epoch %d, want 1", ErrInvalid, g.ctx.epoch)
 	}
 	for _, l := range g.tree.leaves() {
-		id := g.tree.leaf(l).cred.identity
+		id := g.tree.identity(l)
 		found := false
 		for _, ol := range old.tree.leaves() {
-			if bytes.Equal(old.tree.leaf(ol).cred.identity, id) {
+			if bytes.Equal(old.tree.identity(ol), id) {
 				found = true
 			}
 		}

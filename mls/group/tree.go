@@ -1,386 +1,225 @@
 package group
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/tree"
 	"github.com/daylight-im/daylight/mls/treemath"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
-// treeNode is one node of a ratchet tree: a leaf, a parent, or blank (both nil).
-type treeNode struct {
-	leaf   *leafNode
-	parent *parentNode
-}
-
-func (n treeNode) blank() bool { return n.leaf == nil && n.parent == nil }
-
-// ratchetTree is the array representation of a ratchet tree (RFC 9420, Section 7,
-// Appendix C); len(nodes) is always 2^k*2-1.
+// ratchetTree is the group layer's handle on an mls/tree ratchet tree (RFC 9420,
+// Section 7): compact leaves, tree hashes cached per node, parent hashes,
+// resolutions. Node indices are uint32 here (leaf L is node 2L).
+//
+// The group layer's message structs (msgs.go) still carry their own leafNode;
+// leaf converts a tree leaf to it and toWireLeaf the other way (both through the
+// leaf's exact encoding, so signatures and hashes are unchanged).
 type ratchetTree struct {
-	nodes []treeNode
+	t *tree.Tree
 }
 
-func (t *ratchetTree) nLeaves() uint32 { return uint32(len(t.nodes)+1) / 2 }
-
-func (t *ratchetTree) leaf(l uint32) *leafNode {
-	if 2*l >= uint32(len(t.nodes)) {
-		return nil
+// newRatchetTree returns a one-leaf tree holding first.
+func newRatchetTree(s *suite.Suite, first *leafNode) (*ratchetTree, error) {
+	rt := &ratchetTree{t: tree.New(s)}
+	if _, err := rt.addLeaf(first); err != nil {
+		return nil, err
 	}
-	return t.nodes[2*l].leaf
+	return rt, nil
 }
 
-func (t *ratchetTree) clone() *ratchetTree {
-	c := &ratchetTree{nodes: make([]treeNode, len(t.nodes))}
-	for i, n := range t.nodes {
-		if n.leaf != nil {
-			l := *n.leaf
-			c.nodes[i].leaf = &l
-		}
-		if n.parent != nil {
-			p := *n.parent
-			p.unmergedLeaves = append([]uint32(nil), n.parent.unmergedLeaves...)
-			c.nodes[i].parent = &p
-		}
-	}
-	return c
-}
-
-// marshal encodes vector<optional<Node>> without trailing blanks (Section 12.4.3.3).
-func (t *ratchetTree) marshal() []byte {
-	last := len(t.nodes) - 1
-	for last >= 0 && t.nodes[last].blank() {
-		last--
-	}
-	var w builder
-	w.vector(func(w *builder) {
-		for _, n := range t.nodes[:last+1] {
-			switch {
-			case n.leaf != nil:
-				w.u8(1)
-				w.u8(nodeLeaf)
-				n.leaf.marshal(w)
-			case n.parent != nil:
-				w.u8(1)
-				w.u8(nodeParent)
-				n.parent.marshal(w)
-			default:
-				w.u8(0)
-			}
-		}
-	})
-	return w.b
-}
-
-// parseRatchetTree decodes a ratchet_tree (Section 12.4.3.3): the last node must be
-// non-blank, leaves at even positions, parents at odd ones.
-func parseRatchetTree(b []byte) (*ratchetTree, error) {
-	r := &reader{b: b}
-	var nodes []treeNode
-	r.vector("ratchet_tree", func(r *reader) {
-		var n treeNode
-		if r.optional("ratchet_tree.node") {
-			switch typ := r.u8("node.node_type"); typ {
-			case nodeLeaf:
-				n.leaf = new(leafNode)
-				n.leaf.parse(r)
-			case nodeParent:
-				n.parent = new(parentNode)
-				n.parent.parse(r)
-			default:
-				r.fail("node.node_type", errEnum)
-			}
-		}
-		nodes = append(nodes, n)
-	})
-	if err := r.done("ratchet_tree"); err != nil {
+// parseRatchetTree decodes a ratchet_tree extension body (Section 12.4.3.3) with
+// mls/tree's strict parser; every leaf must also decode as the group layer's
+// leafNode.
+func parseRatchetTree(s *suite.Suite, b []byte) (*ratchetTree, error) {
+	t, err := tree.Parse(s, b)
+	if err != nil {
 		return nil, fmt.Errorf("mls/group: ratchet_tree: %w", err)
 	}
-	if len(nodes) == 0 || nodes[len(nodes)-1].blank() {
-		return nil, fmt.Errorf("mls/group: ratchet_tree: empty or ends with a blank node")
-	}
-	if len(nodes)%2 == 0 {
-		return nil, fmt.Errorf("mls/group: ratchet_tree: even number of nodes")
-	}
-	for i, n := range nodes {
-		if (i%2 == 0 && n.parent != nil) || (i%2 == 1 && n.leaf != nil) {
-			return nil, fmt.Errorf("mls/group: ratchet_tree: node %d has the wrong type", i)
+	rt := &ratchetTree{t: t}
+	var bad error
+	t.Members(func(l tree.LeafIndex, wl *wire.LeafNode) bool {
+		if _, err := fromWireLeaf(wl); err != nil {
+			bad = fmt.Errorf("mls/group: ratchet_tree: leaf %d: %w", l, err)
+			return false
 		}
+		return true
+	})
+	if bad != nil {
+		return nil, bad
 	}
-	w := uint32(1)
-	for nodeWidth(w) < uint32(len(nodes)) {
-		w *= 2
+	return rt, nil
+}
+
+// toWireLeaf converts the group layer's leafNode to mls/wire's.
+func toWireLeaf(ln *leafNode) (*wire.LeafNode, error) {
+	wl, err := wire.ParseLeafNode(ln.bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	full := make([]treeNode, nodeWidth(w))
-	copy(full, nodes)
-	return &ratchetTree{nodes: full}, nil
+	return wl, nil
+}
+
+// fromWireLeaf converts an mls/wire LeafNode to the group layer's leafNode.
+func fromWireLeaf(wl *wire.LeafNode) (*leafNode, error) {
+	b := wl.Raw
+	if b == nil {
+		b = wl.Marshal()
+	}
+	r := &reader{b: b}
+	ln := new(leafNode)
+	ln.parse(r)
+	if err := r.done("leaf_node"); err != nil {
+		return nil, err
+	}
+	return ln, nil
+}
+
+func (rt *ratchetTree) nLeaves() uint32 { return rt.t.NumLeaves() }
+
+// width returns the number of nodes.
+func (rt *ratchetTree) width() uint32 { return rt.t.Width() }
+
+func (rt *ratchetTree) clone() *ratchetTree { return &ratchetTree{t: rt.t.Clone()} }
+
+// marshal encodes vector<optional<Node>> without trailing blanks (Section 12.4.3.3).
+func (rt *ratchetTree) marshal() []byte { return rt.t.Marshal() }
+
+// wireLeaf returns leaf l, or nil if blank or out of range (not to be modified).
+func (rt *ratchetTree) wireLeaf(l uint32) *wire.LeafNode {
+	wl, ok := rt.t.Leaf(tree.LeafIndex(l))
+	if !ok {
+		return nil
+	}
+	return wl
+}
+
+func (rt *ratchetTree) hasLeaf(l uint32) bool { return rt.wireLeaf(l) != nil }
+
+// leaf returns leaf l as the group layer's leafNode, or nil if blank.
+func (rt *ratchetTree) leaf(l uint32) *leafNode {
+	wl := rt.wireLeaf(l)
+	if wl == nil {
+		return nil
+	}
+	ln, err := fromWireLeaf(wl)
+	if err != nil {
+		return nil // parseRatchetTree and toWireLeaf admit only leaves that convert
+	}
+	return ln
+}
+
+// signatureKey returns leaf l's signature key, or nil if blank.
+func (rt *ratchetTree) signatureKey(l uint32) []byte {
+	if wl := rt.wireLeaf(l); wl != nil {
+		return wl.SignatureKey
+	}
+	return nil
+}
+
+// identity returns leaf l's credential identity, or nil if blank.
+func (rt *ratchetTree) identity(l uint32) []byte {
+	if wl := rt.wireLeaf(l); wl != nil {
+		return wl.Credential.Identity
+	}
+	return nil
+}
+
+// encKey returns the HPKE public key of node x, or nil if blank.
+func (rt *ratchetTree) encKey(x uint32) []byte { return rt.t.EncryptionKey(treemath.NodeIndex(x)) }
+
+// parent returns the parent node at x, or false if x is a leaf or blank.
+func (rt *ratchetTree) parent(x uint32) (wire.ParentNode, bool) {
+	return rt.t.ParentNode(treemath.NodeIndex(x))
+}
+
+// leaves returns the non-blank leaf indices in order.
+func (rt *ratchetTree) leaves() []uint32 {
+	var out []uint32
+	rt.t.Members(func(l tree.LeafIndex, _ *wire.LeafNode) bool {
+		out = append(out, uint32(l))
+		return true
+	})
+	return out
 }
 
 // resolution implements the resolution of node x (Section 4.1.1).
-func (t *ratchetTree) resolution(x uint32) []uint32 {
-	n := t.nodes[x]
-	switch {
-	case n.leaf != nil:
-		return []uint32{x}
-	case n.parent != nil:
-		out := []uint32{x}
-		for _, u := range n.parent.unmergedLeaves {
-			out = append(out, 2*u)
-		}
-		return out
-	case isLeafNode(x):
-		return nil
+func (rt *ratchetTree) resolution(x uint32) []uint32 {
+	res := rt.t.Resolution(nil, treemath.NodeIndex(x))
+	out := make([]uint32, len(res))
+	for i, n := range res {
+		out[i] = uint32(n)
 	}
-	return append(t.resolution(left(x)), t.resolution(right(x))...)
+	return out
 }
 
 // filteredDirectPath returns the filtered direct path of leaf l (Section 4.1.2)
 // and, for each entry, the copath child.
-func (t *ratchetTree) filteredDirectPath(l uint32) (path, copathChild []uint32) {
-	x := 2 * l
-	for _, p := range directPath(x, t.nLeaves()) {
-		c := left(p)
-		if isAncestor(c, x) {
-			c = right(p)
-		}
-		if len(t.resolution(c)) > 0 {
-			path = append(path, p)
-			copathChild = append(copathChild, c)
-		}
+func (rt *ratchetTree) filteredDirectPath(l uint32) (path, copathChild []uint32) {
+	fdp := rt.t.FilteredDirectPath(tree.LeafIndex(l))
+	path = make([]uint32, len(fdp))
+	copathChild = make([]uint32, len(fdp))
+	for i, p := range fdp {
+		path[i] = uint32(p)
+		copathChild[i] = uint32(tree.CopathChild(p, tree.LeafIndex(l)))
 	}
 	return path, copathChild
 }
 
 // addLeaf places ln in the leftmost blank leaf, growing the tree if needed, and adds
 // the leaf to unmerged_leaves of its non-blank ancestors (Sections 7.7, 12.1.1).
-func (t *ratchetTree) addLeaf(ln *leafNode) uint32 {
-	var l uint32
-	for l = 0; l < t.nLeaves(); l++ {
-		if t.nodes[2*l].blank() {
-			break
-		}
+func (rt *ratchetTree) addLeaf(ln *leafNode) (uint32, error) {
+	wl, err := toWireLeaf(ln)
+	if err != nil {
+		return 0, err
 	}
-	if l == t.nLeaves() {
-		grown := make([]treeNode, nodeWidth(2*t.nLeaves()))
-		copy(grown, t.nodes)
-		t.nodes = grown
+	l, err := rt.t.AddLeaf(wl)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	t.nodes[2*l] = treeNode{leaf: ln}
-	for _, p := range directPath(2*l, t.nLeaves()) {
-		if pn := t.nodes[p].parent; pn != nil {
-			pn.unmergedLeaves = append(pn.unmergedLeaves, l)
-		}
-	}
-	return l
-}
-
-// blankPath blanks leaf l's direct path.
-func (t *ratchetTree) blankPath(l uint32) {
-	for _, p := range directPath(2*l, t.nLeaves()) {
-		t.nodes[p] = treeNode{}
-	}
+	return uint32(l), nil
 }
 
 // removeLeaf blanks leaf l and its direct path, then truncates (Section 12.1.3).
-func (t *ratchetTree) removeLeaf(l uint32) {
-	t.nodes[2*l] = treeNode{}
-	t.blankPath(l)
-	for t.nLeaves() > 1 {
-		half := t.nLeaves() / 2
-		empty := true
-		for i := half; i < t.nLeaves(); i++ {
-			if !t.nodes[2*i].blank() {
-				empty = false
-				break
-			}
-		}
-		if !empty {
-			break
-		}
-		t.nodes = t.nodes[:nodeWidth(half)]
-	}
-}
-
-// updateLeaf replaces leaf l and blanks its direct path (Section 12.1.2).
-func (t *ratchetTree) updateLeaf(l uint32, ln *leafNode) {
-	t.nodes[2*l] = treeNode{leaf: ln}
-	t.blankPath(l)
-}
-
-// treeHash implements the tree hash (Section 7.8).
-func (t *ratchetTree) treeHash(s *suite.Suite, x uint32) []byte {
-	var w builder
-	if isLeafNode(x) {
-		w.u8(nodeLeaf)
-		w.u32(x / 2)
-		n := t.nodes[x]
-		w.optional(n.leaf != nil, func(w *builder) { n.leaf.marshal(w) })
-	} else {
-		w.u8(nodeParent)
-		n := t.nodes[x]
-		w.optional(n.parent != nil, func(w *builder) { n.parent.marshal(w) })
-		w.opaque(t.treeHash(s, left(x)))
-		w.opaque(t.treeHash(s, right(x)))
-	}
-	return s.Hash(w.b)
-}
-
-func (t *ratchetTree) rootHash(s *suite.Suite) []byte { return t.treeHash(s, rootOf(t.nLeaves())) }
-
-// parentHash implements the parent hash of p with copath child sibling (Section 7.9):
-// the sibling's tree hash is computed over the tree with p's unmerged leaves removed.
-func (t *ratchetTree) parentHash(s *suite.Suite, p, sibling uint32) []byte {
-	pn := t.nodes[p].parent
-	th := t.originalTreeHash(s, sibling, pn.unmergedLeaves)
-	var w builder
-	w.opaque(pn.encryptionKey)
-	w.opaque(pn.parentHash)
-	w.opaque(th)
-	return s.Hash(w.b)
-}
-
-// originalTreeHash is the tree hash of x with the given leaves blanked and removed
-// from every unmerged_leaves list.
-func (t *ratchetTree) originalTreeHash(s *suite.Suite, x uint32, drop []uint32) []byte {
-	if len(drop) == 0 {
-		return t.treeHash(s, x)
-	}
-	c := t.clone()
-	dropSet := map[uint32]bool{}
-	for _, u := range drop {
-		dropSet[u] = true
-		c.nodes[2*u] = treeNode{}
-	}
-	for i := range c.nodes {
-		if pn := c.nodes[i].parent; pn != nil {
-			kept := pn.unmergedLeaves[:0]
-			for _, u := range pn.unmergedLeaves {
-				if !dropSet[u] {
-					kept = append(kept, u)
-				}
-			}
-			pn.unmergedLeaves = kept
-		}
-	}
-	return c.treeHash(s, x)
-}
-
-// setPathParentHashes computes parent hashes along leaf l's filtered direct path from
-// the root down, storing them in the parent nodes, and returns the leaf's parent_hash
-// (Section 7.9). The path nodes must already hold their new public keys.
-func (t *ratchetTree) setPathParentHashes(s *suite.Suite, l uint32) []byte {
-	path, cop := t.filteredDirectPath(l)
-	ph := []byte{}
-	for i := len(path) - 1; i >= 0; i-- {
-		t.nodes[path[i]].parent.parentHash = ph
-		ph = t.parentHash(s, path[i], cop[i])
-	}
-	return ph
-}
-
-// verifyParentHashes checks that every non-blank parent node is parent-hash valid
-// with respect to exactly one descendant (Section 7.9.2, top-down).
-func (t *ratchetTree) verifyParentHashes(s *suite.Suite) error {
-	for p := uint32(1); p < uint32(len(t.nodes)); p += 2 {
-		if t.nodes[p].parent == nil {
-			continue
-		}
-		count := 0
-		for _, pair := range [2][2]uint32{{left(p), right(p)}, {right(p), left(p)}} {
-			c, sib := pair[0], pair[1]
-			ph := t.parentHash(s, p, sib)
-			// D must be in the resolution of C, and P's unmerged leaves under C must
-			// equal the resolution of C without D.
-			res := t.resolution(c)
-			unmergedUnderC := map[uint32]bool{}
-			for _, u := range t.nodes[p].parent.unmergedLeaves {
-				if isAncestor(c, 2*u) {
-					unmergedUnderC[2*u] = true
-				}
-			}
-			for _, d := range res {
-				var dph []byte
-				if n := t.nodes[d]; n.leaf != nil {
-					if n.leaf.source != leafSourceCommit {
-						continue
-					}
-					dph = n.leaf.parentHash
-				} else {
-					dph = n.parent.parentHash
-				}
-				if !bytes.Equal(dph, ph) {
-					continue
-				}
-				rest := 0
-				ok := true
-				for _, x := range res {
-					if x == d {
-						continue
-					}
-					rest++
-					if !unmergedUnderC[x] {
-						ok = false
-					}
-				}
-				if ok && rest == len(unmergedUnderC) {
-					count++
-				}
-			}
-		}
-		if count != 1 {
-			return fmt.Errorf("mls/group: ratchet_tree: parent node %d is not parent-hash valid", p)
-		}
+func (rt *ratchetTree) removeLeaf(l uint32) error {
+	if err := rt.t.RemoveLeaf(tree.LeafIndex(l)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
 
-var errTree = errors.New("invalid ratchet tree")
+// updateLeaf replaces leaf l and blanks its direct path (Section 12.1.2).
+func (rt *ratchetTree) updateLeaf(l uint32, ln *leafNode) error {
+	wl, err := toWireLeaf(ln)
+	if err != nil {
+		return err
+	}
+	if err := rt.t.UpdateLeaf(tree.LeafIndex(l), wl); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
 
-// findLeafByEncryptionKey and friends support uniqueness checks (Section 7.3).
-func (t *ratchetTree) leaves() []uint32 {
-	var out []uint32
-	for l := uint32(0); l < t.nLeaves(); l++ {
-		if t.nodes[2*l].leaf != nil {
-			out = append(out, l)
-		}
+// rootHash returns the tree hash of the root (Section 7.8), from mls/tree's cache.
+func (rt *ratchetTree) rootHash() []byte { return rt.t.TreeHash() }
+
+// verifyParentHashes checks that every non-blank parent node is parent-hash valid
+// (Section 7.9.2).
+func (rt *ratchetTree) verifyParentHashes() error { return rt.t.VerifyParentHashes() }
+
+func leafIndices(ls []uint32) []tree.LeafIndex {
+	out := make([]tree.LeafIndex, len(ls))
+	for i, l := range ls {
+		out[i] = tree.LeafIndex(l)
 	}
 	return out
 }
 
 // Tree arithmetic (RFC 9420, Appendix C) comes from mls/treemath; these adapters
-// keep the group layer's uint32 node indices until the tree moves onto mls/tree.
+// keep the group layer's uint32 node indices.
 
 func isLeafNode(x uint32) bool { return treemath.NodeIndex(x).IsLeaf() }
-
-func nodeWidth(nLeaves uint32) uint32 { return treemath.NodeWidth(nLeaves) }
-
-func rootOf(nLeaves uint32) uint32 { return uint32(treemath.Root(nLeaves)) }
-
-func left(x uint32) uint32 {
-	c, _ := treemath.Left(treemath.NodeIndex(x))
-	return uint32(c)
-}
-
-func right(x uint32) uint32 {
-	c, _ := treemath.Right(treemath.NodeIndex(x))
-	return uint32(c)
-}
-
-// directPath returns the direct path of node x (excluding x, including the root).
-func directPath(x, nLeaves uint32) []uint32 {
-	var buf [32]treemath.NodeIndex
-	d := treemath.DirectPath(buf[:0], treemath.NodeIndex(x), nLeaves)
-	if len(d) == 0 {
-		return nil
-	}
-	out := make([]uint32, len(d))
-	for i, n := range d {
-		out[i] = uint32(n)
-	}
-	return out
-}
 
 // isAncestor reports whether a is an ancestor of (or equal to) d.
 func isAncestor(a, d uint32) bool {
