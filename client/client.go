@@ -83,6 +83,8 @@ type profile struct {
 	// device approved whose Add record is not published yet.
 	Chain    [][]byte            `json:"chain,omitempty"`
 	Approved []ed25519.PublicKey `json:"approved,omitempty"`
+	// Monitor is the own-account monitor's state (monitor.go).
+	Monitor *monitorRecord `json:"monitor,omitempty"`
 }
 
 // Client is one device's client.
@@ -251,6 +253,7 @@ func (c *Client) ApproveLink(deviceName string, newKey ed25519.PublicKey) (appro
 		return 0, nil, ErrNotRegistered
 	}
 	c.prof.Approved = append(c.prof.Approved, newKey)
+	c.knowDevice(newKey)
 	if err := c.saveProfile(); err != nil {
 		return 0, nil, err
 	}
@@ -280,6 +283,7 @@ func (c *Client) Link(ctx context.Context, username, deviceName string, key ed25
 
 func (c *Client) finishEnrol(ctx context.Context, dev api.Device, sk ed25519.PrivateKey) (Identity, error) {
 	c.prof = &profile{Server: c.cfg.ServerURL, Username: dev.Username, DeviceID: dev.ID, DeviceName: dev.Name, SigningKey: sk}
+	c.knowDevice(sk.Public().(ed25519.PublicKey))
 	if err := c.saveProfile(); err != nil {
 		return Identity{}, err
 	}

@@ -180,3 +180,63 @@ func TestKeyDirectoryVerifiedLookup(t *testing.T) {
 		t.Fatalf("answer under another directory key accepted: %+v", cts[0].KeyDir)
 	}
 }
+
+// TestOwnAccountMonitorFlagsUnknownDevice: alice's laptop monitors her
+// account in the pinned directory. A device she linked from the laptop is
+// known; a device added by another of her devices (what a stolen phone, or
+// a provider holding a device key, would do) is an "unknown device" alert on
+// the laptop, and none on the phone that approved it.
+func TestOwnAccountMonitorFlagsUnknownDevice(t *testing.T) {
+	ctx := context.Background()
+	url, dir, trust := startServerKD(t, true)
+	home := t.TempDir()
+	openTrusting := func(name string) *Client {
+		c, err := Open(Config{Home: filepath.Join(home, name), Key: localstore.Key{Raw: make([]byte, 32)}, ServerURL: url, KeyPackages: 2, KeyDirTrust: trust})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	laptop, phone, tablet := openTrusting("laptop"), openTrusting("phone"), openTrusting("tablet")
+	if _, err := laptop.Register(ctx, "alice", "laptop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := laptop.MonitorAccount(ctx); err != nil || len(as) != 0 {
+		t.Fatalf("fresh account: %v %+v", err, as)
+	}
+	link := func(approver, newDev *Client, name string) {
+		code, _ := newDev.BeginLink(name)
+		ap, err := approver.ApproveCode(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newDev.FinishLink(ctx, "alice", ap); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := approver.Sync(ctx); err != nil { // publishes the Add record
+			t.Fatal(err)
+		}
+		if _, err := dir.Publish(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(laptop, phone, "phone")
+	if as, err := laptop.MonitorAccount(ctx); err != nil || len(as) != 0 {
+		t.Fatalf("after approving the phone: %v %+v", err, as)
+	}
+	link(phone, tablet, "tablet")
+	as, err := laptop.MonitorAccount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 1 || as[0].Kind != "unknown device" {
+		t.Fatalf("laptop's alerts after the phone added a tablet: %+v", as)
+	}
+	if as, err := phone.MonitorAccount(ctx); err != nil || len(as) != 0 {
+		t.Fatalf("phone (the approver) alerts: %v %+v", err, as)
+	}
+}

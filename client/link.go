@@ -82,6 +82,18 @@ func (c *Client) FinishLink(ctx context.Context, username, approval string) (Ide
 	defer c.mu.Unlock()
 	c.st.Delete("link/key")
 	c.st.Delete("link/name")
+	// The account's devices at link time are this device's starting point
+	// for monitoring (trust on first use of its own account).
+	if r, err := c.keydirClient().Lookup(ctx, username); err == nil {
+		if st, err := verifyChain(r.Records); err == nil {
+			for _, d := range st.Devices {
+				c.knowDevice(d.SignatureKey)
+			}
+		}
+	}
+	if err := c.saveProfile(); err != nil {
+		return ident, err
+	}
 	return ident, c.st.Commit()
 }
 

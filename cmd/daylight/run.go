@@ -46,6 +46,7 @@ commands:
   whoami                                 this device
   devices [USER]                         list devices (yours by default)
   devices revoke ID                      revoke one of your devices
+  monitor                                check your account's key-directory history (needs --keydir-trust)
   contacts add USER                      pin USER's devices; show the safety number
   contacts list                          contacts, with device changes since pinning
   contacts verify [--accept] USER        mark USER verified (--accept re-pins the current devices)
@@ -137,6 +138,10 @@ func hint(err error) string {
 	switch {
 	case errors.As(err, &ue):
 		return "run `daylight help` for the commands and their arguments"
+	case errors.Is(err, client.ErrNoKeyDirTrust):
+		return "get the key-directory trust file from your provider's published keys"
+	case strings.HasSuffix(err.Error(), "key-directory alerts on your account"):
+		return "if you did not add these devices, revoke them (`daylight devices revoke ID`) and tell your contacts"
 	case errors.Is(err, localstore.ErrWrongKey):
 		return "check $DAYLIGHT_PASSPHRASE or --key-file"
 	case errors.Is(err, localstore.ErrLocked):
@@ -277,6 +282,8 @@ func (e *env) dispatch(ctx context.Context, args []string) error {
 		return e.whoami()
 	case "devices":
 		return e.devices(ctx, rest)
+	case "monitor":
+		return e.monitor(ctx, rest)
 	case "contacts", "contact":
 		return e.contacts(ctx, rest)
 	case "group", "groups":
@@ -467,6 +474,32 @@ func (e *env) devices(ctx context.Context, args []string) error {
 			fmt.Fprintf(w, "%d\t%s\t%x%s\n", d.ID, d.Name, d.SigningKey[:8], mark)
 		}
 	})
+	return nil
+}
+
+func (e *env) monitor(ctx context.Context, args []string) error {
+	if _, err := parse(e.flags("monitor"), args, 0, 0, ""); err != nil {
+		return err
+	}
+	c, err := e.open(false)
+	if err != nil {
+		return err
+	}
+	as, err := c.MonitorAccount(ctx)
+	if err != nil {
+		return err
+	}
+	e.emit(map[string]any{"alerts": as}, func(w io.Writer) {
+		if len(as) == 0 {
+			fmt.Fprintln(w, "key directory: nothing happened to your account that your devices did not do")
+		}
+		for _, a := range as {
+			fmt.Fprintf(w, "ALERT: %s (epoch %d, version %d): %s\n", a.Kind, a.Epoch, a.Version, a.Detail)
+		}
+	})
+	if len(as) > 0 {
+		return fmt.Errorf("%d key-directory alerts on your account", len(as))
+	}
 	return nil
 }
 
