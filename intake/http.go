@@ -2,6 +2,7 @@ package intake
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -23,16 +24,18 @@ const (
 	queryLabel   = "daylight intake query v1\x00"
 )
 
-// QueryMessage is what an authority signs to read its requests.
-func QueryMessage(method, path string, t uint64) []byte {
-	return []byte(fmt.Sprintf("%s%s\n%s\n%d", queryLabel, method, path, t))
+// QueryMessage is what an authority signs to read its requests or appeal
+// one: the method, path, time and the SHA-256 of the body (empty for GET).
+func QueryMessage(method, path string, t uint64, body []byte) []byte {
+	h := sha256.Sum256(body)
+	return []byte(fmt.Sprintf("%s%s\n%s\n%d\n%x", queryLabel, method, path, t, h))
 }
 
-// SignQuery sets the authentication headers of a GET request.
-func SignQuery(h http.Header, agreement, authority string, key ed25519.PrivateKey, method, path string, t uint64) {
+// SignQuery sets the authentication headers of an authority's API call.
+func SignQuery(h http.Header, agreement, authority string, key ed25519.PrivateKey, method, path string, t uint64, body []byte) {
 	h.Set(HeaderAuthority, agreement+"/"+authority)
 	h.Set(HeaderTime, strconv.FormatUint(t, 10))
-	h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(key, QueryMessage(method, path, t))))
+	h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(key, QueryMessage(method, path, t, body))))
 }
 
 // View is a record as the API shows it to its authority.
@@ -94,6 +97,7 @@ func writeErr(w http.ResponseWriter, status int, code, msg, hint string) {
 //	GET  /intake/v1/requests              the caller's requests (query headers) -> 200 [View]
 //	GET  /intake/v1/requests/{id}         -> 200 View
 //	GET  /intake/v1/requests/{id}/answer  -> 200 the signed non-content bundle
+//	POST /intake/v1/requests/{id}/appeal  body {"detail": "..."} -> 200 View (appealed)
 //
 // Errors are JSON {"error":{"code","message","hint"}}. Bad input changes
 // nothing. A request that is not the caller's is reported as not found.
@@ -103,6 +107,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /intake/v1/requests", s.handleList)
 	mux.HandleFunc("GET /intake/v1/requests/{id}", s.handleGet)
 	mux.HandleFunc("GET /intake/v1/requests/{id}/answer", s.handleAnswer)
+	mux.HandleFunc("POST /intake/v1/requests/{id}/appeal", s.handleAppeal)
 	return mux
 }
 
@@ -139,7 +144,7 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 
 // authenticate checks the query headers and returns the agreement and
 // authority ids of the caller.
-func (s *Service) authenticate(r *http.Request) (string, string, error) {
+func (s *Service) authenticate(r *http.Request, body []byte) (string, string, error) {
 	who := r.Header.Get(HeaderAuthority)
 	agID, auID, ok := strings.Cut(who, "/")
 	if !ok {
@@ -162,14 +167,14 @@ func (s *Service) authenticate(r *http.Request) (string, string, error) {
 		return "", "", fmt.Errorf("%s is more than %d s from the server's clock", HeaderTime, MaxQuerySkew)
 	}
 	sig, err := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
-	if err != nil || !ed25519.Verify(ed25519.PublicKey(au.Key), QueryMessage(r.Method, r.URL.Path, t), sig) {
+	if err != nil || !ed25519.Verify(ed25519.PublicKey(au.Key), QueryMessage(r.Method, r.URL.Path, t, body), sig) {
 		return "", "", errors.New("the query signature does not verify")
 	}
 	return agID, auID, nil
 }
 
-func (s *Service) owned(w http.ResponseWriter, r *http.Request) (*Record, bool) {
-	ag, au, err := s.authenticate(r)
+func (s *Service) owned(w http.ResponseWriter, r *http.Request, body []byte) (*Record, bool) {
+	ag, au, err := s.authenticate(r, body)
 	if err != nil {
 		writeErr(w, http.StatusUnauthorized, "unauthenticated", err.Error(), "sign queries with the authority key (daylight-authority does)")
 		return nil, false
@@ -191,13 +196,13 @@ func (s *Service) owned(w http.ResponseWriter, r *http.Request) (*Record, bool) 
 }
 
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
-	if rec, ok := s.owned(w, r); ok {
+	if rec, ok := s.owned(w, r, nil); ok {
 		writeJSON(w, http.StatusOK, ViewOf(rec))
 	}
 }
 
 func (s *Service) handleAnswer(w http.ResponseWriter, r *http.Request) {
-	rec, ok := s.owned(w, r)
+	rec, ok := s.owned(w, r, nil)
 	if !ok {
 		return
 	}
@@ -210,7 +215,7 @@ func (s *Service) handleAnswer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
-	ag, au, err := s.authenticate(r)
+	ag, au, err := s.authenticate(r, nil)
 	if err != nil {
 		writeErr(w, http.StatusUnauthorized, "unauthenticated", err.Error(), "sign queries with the authority key (daylight-authority does)")
 		return
@@ -225,4 +230,36 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 		out = append(out, ViewOf(rec))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// AppealRequest is the body of an appeal.
+type AppealRequest struct {
+	Detail string `json:"detail"`
+}
+
+func (s *Service) handleAppeal(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<10+1))
+	if err != nil || len(body) > 8<<10 {
+		writeErr(w, http.StatusBadRequest, "bad-body", "the appeal body must be JSON of at most 8 KiB", "")
+		return
+	}
+	rec, ok := s.owned(w, r, body)
+	if !ok {
+		return
+	}
+	var a AppealRequest
+	if err := decodeStrict(body, &a); err != nil || a.Detail == "" || len(a.Detail) > 4096 {
+		writeErr(w, http.StatusBadRequest, "malformed", "the appeal body must be {\"detail\": \"...\"} with 1 to 4096 bytes of detail", "")
+		return
+	}
+	got, err := s.Appeal(r.Context(), rec.ID, a.Detail)
+	switch {
+	case errors.Is(err, ErrIllegalTransition):
+		writeErr(w, http.StatusConflict, "illegal-transition", "only a refused request can be appealed (state: "+string(rec.State)+")", "")
+	case err != nil:
+		s.cfg.Logger.Error("intake appeal", "err", err)
+		writeErr(w, http.StatusServiceUnavailable, "unavailable", "the appeal could not be recorded", "retry later")
+	default:
+		writeJSON(w, http.StatusOK, ViewOf(got))
+	}
 }

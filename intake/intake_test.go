@@ -359,22 +359,22 @@ func TestAttackBadInputChangesNothing(t *testing.T) {
 		t.Fatalf("unauthenticated get: %d", w.Code)
 	}
 	other := httptest.NewRequest("GET", path, nil)
-	intake.SignQuery(other.Header, "fr-mlat", "fr-pnf", e.f.Keys["fr-mlat/fr-pnf"], "GET", path, now)
+	intake.SignQuery(other.Header, "fr-mlat", "fr-pnf", e.f.Keys["fr-mlat/fr-pnf"], "GET", path, now, nil)
 	if w, _ = do(t, h, other); w.Code != 404 {
 		t.Fatalf("another authority read the request: %d", w.Code)
 	}
 	forged := httptest.NewRequest("GET", path, nil)
-	intake.SignQuery(forged.Header, "uk-daa", "uk-nca", e.f.Keys["fr-mlat/fr-pnf"], "GET", path, now)
+	intake.SignQuery(forged.Header, "uk-daa", "uk-nca", e.f.Keys["fr-mlat/fr-pnf"], "GET", path, now, nil)
 	if w, _ = do(t, h, forged); w.Code != 401 {
 		t.Fatalf("forged query: %d", w.Code)
 	}
 	stale := httptest.NewRequest("GET", path, nil)
-	intake.SignQuery(stale.Header, "uk-daa", "uk-nca", e.f.Keys["uk-daa/uk-nca"], "GET", path, now-3600)
+	intake.SignQuery(stale.Header, "uk-daa", "uk-nca", e.f.Keys["uk-daa/uk-nca"], "GET", path, now-3600, nil)
 	if w, _ = do(t, h, stale); w.Code != 401 {
 		t.Fatalf("stale query: %d", w.Code)
 	}
 	ok := httptest.NewRequest("GET", path, nil)
-	intake.SignQuery(ok.Header, "uk-daa", "uk-nca", e.f.Keys["uk-daa/uk-nca"], "GET", path, now)
+	intake.SignQuery(ok.Header, "uk-daa", "uk-nca", e.f.Keys["uk-daa/uk-nca"], "GET", path, now, nil)
 	if w, resp = do(t, h, ok); w.Code != 200 || resp["id"] != id || resp["jurisdiction"] != "UK" {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}

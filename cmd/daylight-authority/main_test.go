@@ -52,8 +52,27 @@ func TestRequestFileStatusList(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "protected-person") {
 		t.Fatalf("refusal: %v", err)
 	}
+	// Appeal the refusal.
+	var refused []intake.View
+	json.Unmarshal([]byte(runOK(append([]string{"request", "list", "--json"}, common...)...)), &refused)
+	var refusedID string
+	for _, x := range refused {
+		if x.State == intake.Refused && x.Reason == intake.ReasonProtectedPerson {
+			refusedID = x.ID
+		}
+	}
+	if len(refused) != 2 || refusedID == "" {
+		t.Fatalf("list: %+v", refused)
+	}
+	ap := runOK(append(append([]string{"request", "appeal"}, common...), "--detail", "alice lives in the UK", refusedID)...)
+	if !strings.Contains(ap, "state: appealed") {
+		t.Fatalf("appeal: %s", ap)
+	}
+	if err := run(context.Background(), append(append([]string{"request", "appeal"}, common...), "--detail", "x", v.ID), nil, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "illegal-transition") {
+		t.Fatalf("appeal of a logged request: %v", err)
+	}
 	list := runOK(append([]string{"request", "list"}, common...)...)
-	if strings.Count(list, "\n") != 3 || !strings.Contains(list, "refused") || !strings.Contains(list, v.ID) {
+	if strings.Count(list, "\n") != 3 || !strings.Contains(list, "appealed") || !strings.Contains(list, v.ID) {
 		t.Fatalf("list:\n%s", list)
 	}
 	// Clear errors with hints.
