@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/daylight-im/daylight/authority/authoritytest"
 	"github.com/daylight-im/daylight/evidence"
@@ -40,12 +41,34 @@ func TestBundleAcceptsAndRejectsTampered(t *testing.T) {
 			t.Fatalf("%s: report %+v %v", p, rep, err)
 		}
 	}
+	// With --log: not logged yet, then logged by the authority.
+	logURL := s.W.LogServer.URL + "/"
+	if err := run(context.Background(), []string{"bundle", "--log", logURL, zpath}, nil, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Fatal("bundle whose digest is not logged passed --log")
+	}
+	idx, err := s.Authority.LogBundle(context.Background(), b, "A", "2026-CR-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.W.Log.Await(ctx, idx); err != nil {
+		t.Fatal(err)
+	}
+	var lout bytes.Buffer
+	if err := run(context.Background(), []string{"bundle", "--json", "--log", logURL, zpath}, nil, &lout, &bytes.Buffer{}); err != nil {
+		t.Fatalf("logged bundle: %v\n%s", err, lout.String())
+	}
+	var lrep bundleReport
+	if json.Unmarshal(lout.Bytes(), &lrep); lrep.LoggedAt == nil || *lrep.LoggedAt != idx {
+		t.Fatalf("logged_at %v, want %d", lrep.LoggedAt, idx)
+	}
 	// Tampered message text.
 	p := filepath.Join(dir, evidence.MessagesFile)
 	raw, _ := os.ReadFile(p)
 	os.WriteFile(p, bytes.Replace(raw, []byte("hi alice"), []byte("hi alic3"), 1), 0o644)
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"bundle", dir}, nil, &out, &bytes.Buffer{})
+	err = run(context.Background(), []string{"bundle", dir}, nil, &out, &bytes.Buffer{})
 	if err == nil || !strings.Contains(out.String(), "FAIL") || !strings.Contains(out.String(), evidence.MessagesFile) {
 		t.Fatalf("tampered bundle: %v\n%s", err, out.String())
 	}
