@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ type options struct {
 	insecure   bool
 	nats       string
 	mls        bool
+	cpuProfile string
 }
 
 // Result is the report (--json prints it).
@@ -88,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	fs.StringVar(&o.nats, "nats-server", "", "instead of daylightd, start this nats-server and run the same topology over NATS core pub/sub (the loopback reference)")
 	fs.BoolVar(&o.mls, "mls", false, "real MLS (mls/group, suite 1): groups by Welcome, PrivateMessage application data; the server must run its real validator")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS verification (loopback https with the dev certificate)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +108,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--duration must be in (0, 10m]")
 	case o.size < 16 || o.size > 64<<10:
 		return errors.New("--size must be 16..65536")
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if o.nats != "" {
 		res, err := natsLoad(ctx, o.nats, o, stderr)
