@@ -816,6 +816,9 @@ func printMessage(w io.Writer, group string, m client.Message) {
 	case "file":
 		fmt.Fprintf(w, "[%s] #%d %s %s sent a file: %s (%d bytes; `daylight get-file %s %d`)\n", group, m.ID, ts, from, m.File.Name, m.File.Size, m.Group[:8], m.ID)
 	default:
+		if from == "" {
+			from = "(a member)"
+		}
 		fmt.Fprintf(w, "[%s] #%d %s * %s %s\n", group, m.ID, ts, from, m.Text)
 	}
 }
