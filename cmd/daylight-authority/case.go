@@ -14,11 +14,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -273,6 +276,7 @@ func runCaseCollect(ctx context.Context, args []string, _ io.Reader, stdout, std
 	casePath := fs.String("case", "case.json", "the case (updated in place)")
 	logSrc := fs.String("log", "", "the access log: tlog-tiles URL prefix or directory")
 	want := fs.Int("want", 0, "trustees to collect from in total (default: the policy's k)")
+	caFile := fs.String("ca", "", "PEM file of extra CA certificates for the trustees' TLS (default: system roots)")
 	var trustees caseStrings
 	fs.Var(&trustees, "trustee", "a trustee as ID=URL (repeatable; asked in order)")
 	if err := fs.Parse(args); err != nil {
@@ -286,13 +290,28 @@ func runCaseCollect(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if err != nil {
 		return fmt.Errorf("case collect: %w", err)
 	}
+	hc := &http.Client{Timeout: 2 * time.Minute}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("case collect: --ca %s: no certificate", *caFile)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
 	var ts []authority.Trustee
 	for _, t := range trustees {
 		id, url, ok := strings.Cut(t, "=")
 		if !ok || id == "" || url == "" {
 			return fmt.Errorf("case collect: --trustee %q: want ID=URL", t)
 		}
-		ts = append(ts, authority.Trustee{ID: id, Client: &service.Client{URL: url}})
+		ts = append(ts, authority.Trustee{ID: id, Client: &service.Client{URL: url, HTTP: hc}})
 	}
 	if *want == 0 {
 		*want = int(env.pol.K)

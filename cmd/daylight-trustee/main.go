@@ -331,6 +331,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	appendURL := fs.String("append", "", "the provider's log append endpoint (POST entry -> {\"index\":N})")
 	tokenFile := fs.String("append-token-file", "", "file holding the bearer token for --append")
 	dirPath := fs.String("directory", "", "accounts file: account -> signature and opening keys (stand-in for key-directory lookups)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); requests carry warrants, which name targets")
+	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
+	insecure := fs.Bool("insecure-http", false, "serve plain HTTP on a non-loopback address (never in production)")
 	maintain := fs.Duration("maintain", time.Hour, "how often to destroy expired period keys and open warrants past their embargo")
 	var witnesses stringsFlag
 	fs.Var(&witnesses, "witness", "pin a witness verifier key (repeatable): refuse to start unless the policy's witnesses are exactly these")
@@ -420,14 +423,31 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 	}
 	destroy()
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("serve: --tls-cert and --tls-key go together")
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "daylight-trustee %s listening on %s\n", id, ln.Addr())
+	if *tlsCert == "" && !*insecure && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		ln.Close()
+		return errors.New("serve: plain HTTP on a non-loopback address (hint: --tls-cert/--tls-key; release requests carry warrants naming targets)")
+	}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "daylight-trustee %s listening on %s://%s\n", id, scheme, ln.Addr())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	tick := time.NewTicker(*maintain)
 	defer tick.Stop()
 	for {

@@ -4,10 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -121,13 +130,13 @@ func TestServeReleasesOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, pr)
-	addr := strings.TrimSpace(line[strings.LastIndex(line, " "):])
+	url := strings.TrimSpace(line[strings.LastIndex(line, " "):])
 
 	s := w.SignWarrant(nil, nil)
 	salt, incl := w.LogWarrant(s)
 	e := w.Epoch("g-ab", 5, now-5*day, now-4*day, "alice", "bob")
 	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{e.Request}}
-	c := &service.Client{URL: "http://" + addr}
+	c := &service.Client{URL: url}
 	out, err := c.Release(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +190,85 @@ func TestDestroyExpired(t *testing.T) {
 	}
 }
 
+func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeIdentity(data, "trustee-0", w.F.Trustees[0])
+	pb, _ := w.F.Signed.Marshal()
+	os.WriteFile(filepath.Join(dir, "policy.bin"), pb, 0o644)
+	os.WriteFile(filepath.Join(dir, "accounts.json"), []byte("{}"), 0o644)
+	err := run(context.Background(), []string{"serve", "--addr", "0.0.0.0:0", "--data", data, "--policy", filepath.Join(dir, "policy.bin"),
+		"--log", w.LogServer.URL + "/", "--append", "http://127.0.0.1:1/", "--directory", filepath.Join(dir, "accounts.json")}, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "plain HTTP") {
+		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
+	}
+}
+
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestServeTLS: with --tls-cert/--tls-key the service speaks only HTTPS.
+func TestServeTLS(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeIdentity(data, "trustee-0", w.F.Trustees[0])
+	pb, _ := w.F.Signed.Marshal()
+	os.WriteFile(filepath.Join(dir, "policy.bin"), pb, 0o644)
+	os.WriteFile(filepath.Join(dir, "accounts.json"), []byte("{}"), 0o644)
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "trustee-0"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(priv)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--policy", filepath.Join(dir, "policy.bin"),
+			"--log", w.LogServer.URL + "/", "--append", "http://127.0.0.1:1/", "--directory", filepath.Join(dir, "accounts.json"),
+			"--tls-cert", filepath.Join(dir, "cert.pem"), "--tls-key", filepath.Join(dir, "key.pem")}, nil, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	url := strings.TrimSpace(line[strings.LastIndex(line, " "):])
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("listening on %q", url)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get(url + "/v1/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("info over TLS: %s", resp.Status)
+	}
+	// Plain HTTP to the TLS listener is answered by net/http with 400.
+	if r2, err := http.Get(strings.Replace(url, "https://", "http://", 1) + "/v1/info"); err == nil {
+		r2.Body.Close()
+		if r2.StatusCode == http.StatusOK {
+			t.Fatal("served plain HTTP next to TLS")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
