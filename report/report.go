@@ -164,8 +164,9 @@ type requestTrack struct {
 }
 
 type timing struct {
-	seconds  int64
-	from, to uint64 // entry indexes
+	seconds      int64
+	from, to     uint64 // entry indexes
+	jurisdiction string
 }
 
 type release struct {
@@ -239,7 +240,7 @@ func Compute(origin string, es []Entry) *Report {
 				if d < 0 {
 					d = 0
 				}
-				timings = append(timings, timing{d, tr.receivedIdx, e.Index})
+				timings = append(timings, timing{d, tr.receivedIdx, e.Index, tr.jurisdiction})
 			}
 			if x.State == "refused" {
 				code := x.Reason
@@ -271,24 +272,16 @@ func Compute(origin string, es []Entry) *Report {
 		b.add("requests.outcome."+tr.state, "outcomes", "Requests now "+tr.state, "requests", 1, tr.stateIdx)
 	}
 
-	// Time from receipt to answer (first fulfilled or refused).
-	if len(timings) > 0 {
-		sort.SliceStable(timings, func(i, j int) bool { return timings[i].seconds < timings[j].seconds })
-		vals := make([]int64, len(timings))
-		var all []uint64
-		for i, t := range timings {
-			vals[i] = t.seconds
-			all = append(all, t.from, t.to)
-		}
-		b.set("timing.answered", "timing", "Requests answered (fulfilled or refused)", "requests", int64(len(timings)), all...)
-		for _, p := range []struct {
-			id    string
-			label string
-			p     float64
-		}{{"timing.median", "Median time from receipt to answer", 50}, {"timing.p90", "90th percentile time from receipt to answer", 90}} {
-			v, i := percentile(vals, p.p)
-			b.set(p.id, "timing", p.label, "seconds", v, timings[i].from, timings[i].to)
-		}
+	// Time from receipt to answer (first fulfilled or refused), overall and
+	// per jurisdiction.
+	sort.SliceStable(timings, func(i, j int) bool { return timings[i].seconds < timings[j].seconds })
+	timingFigures(b, "timing", "", timings)
+	byJ := map[string][]timing{}
+	for _, t := range timings {
+		byJ[t.jurisdiction] = append(byJ[t.jurisdiction], t)
+	}
+	for j, ts := range byJ {
+		timingFigures(b, "timing.jurisdiction."+j, ", "+j, ts)
 	}
 
 	// Budgets: the policy in force (latest Policy entry) against releases.
@@ -344,6 +337,25 @@ func sectionRank(s string) int {
 		}
 	}
 	return len(order)
+}
+
+// timingFigures adds <prefix>.answered, .median and .p90 for timings sorted
+// by duration.
+func timingFigures(b *builder, prefix, label string, timings []timing) {
+	if len(timings) == 0 {
+		return
+	}
+	vals := make([]int64, len(timings))
+	var all []uint64
+	for i, t := range timings {
+		vals[i] = t.seconds
+		all = append(all, t.from, t.to)
+	}
+	b.set(prefix+".answered", "timing", "Requests answered (fulfilled or refused)"+label, "requests", int64(len(timings)), all...)
+	v, i := percentile(vals, 50)
+	b.set(prefix+".median", "timing", "Median time from receipt to answer"+label, "seconds", v, timings[i].from, timings[i].to)
+	v, i = percentile(vals, 90)
+	b.set(prefix+".p90", "timing", "90th percentile time from receipt to answer"+label, "seconds", v, timings[i].from, timings[i].to)
 }
 
 // ParsePolicy verifies the signed policy a Policy entry carries (every

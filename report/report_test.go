@@ -58,6 +58,9 @@ func TestTimingPercentiles(t *testing.T) {
 	if f, _ := r.Figure("timing.p90"); fmt.Sprint(f.Entries) != "[16 17]" {
 		t.Errorf("p90 entries %v", f.Entries)
 	}
+	if v := value(t, r, "timing.jurisdiction.FR.median"); v != 5*3600 {
+		t.Errorf("FR median %d", v)
+	}
 	if v := value(t, r, "timing.answered"); v != 10 {
 		t.Errorf("answered %d", v)
 	}
