@@ -8,9 +8,11 @@
 //	daylight-trustee serve --addr 127.0.0.1:8801 --data DIR --policy policy.bin \
 //	    --log URL-or-DIR --append URL [--append-token-file F] --directory accounts.json [--witness VKEY]...
 //	daylight-trustee destroy-expired --data DIR --policy policy.bin [--json]
+//	daylight-trustee sign-policy --data DIR --body policy.body [--json]
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -32,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cloudflare/circl/kem/xwing"
 
 	"github.com/daylight-im/daylight/accesslog"
 	"github.com/daylight-im/daylight/accesslog/tlog"
@@ -60,6 +64,7 @@ func commands() map[string]command {
 		"keygen":          {"generate the X-Wing key of a new key period", runKeygen},
 		"serve":           {"run the trustee's HTTP service", runServe},
 		"destroy-expired": {"destroy period keys past the policy's lookback", runDestroy},
+		"sign-policy":     {"check a policy body names this trustee and its keys, and sign it", runSignPolicy},
 	}
 }
 
@@ -462,6 +467,70 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return srv.Shutdown(sctx)
 		}
 	}
+}
+
+// runSignPolicy signs a proposed policy body (A10: a policy is signed by
+// every trustee and the provider). It refuses a body that does not name
+// this trustee with its signing key, or whose period keys for this trustee
+// are not the keys in its store (signing those would publish keys nobody
+// holds), and prints what is being signed.
+func runSignPolicy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("sign-policy", stderr)
+	data := fs.String("data", "", "data directory")
+	bodyPath := fs.String("body", "", "the proposed policy body (policy.Policy encoding)")
+	asJSON := fs.Bool("json", false, "print the signature as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || *bodyPath == "" {
+		return errors.New("sign-policy: --data and --body are required")
+	}
+	id, sk, err := readIdentity(*data)
+	if err != nil {
+		return err
+	}
+	body, err := os.ReadFile(*bodyPath)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Parse(body)
+	if err != nil {
+		return fmt.Errorf("sign-policy: %s: %w", *bodyPath, err)
+	}
+	idx, ok := p.TrusteeIndex(id)
+	if !ok {
+		return fmt.Errorf("sign-policy: the policy does not name trustee %q", id)
+	}
+	me := p.Trustees[idx]
+	if !me.SigningKey.Equal(sk.Public()) {
+		return fmt.Errorf("sign-policy: the policy gives trustee %q another signing key", id)
+	}
+	st, err := service.OpenFileStore(filepath.Join(*data, "store"))
+	if err != nil {
+		return err
+	}
+	for _, pk := range me.PeriodKeys {
+		priv, err := st.PeriodKey(ctx, pk.Period)
+		if errors.Is(err, trustee.ErrKeyDestroyed) {
+			continue // an old period kept in the policy; destroyed here
+		}
+		if err != nil {
+			return fmt.Errorf("sign-policy: period %d: %w", pk.Period, err)
+		}
+		_, pub := xwing.DeriveKeyPairPacked(priv)
+		clear(priv)
+		if !bytes.Equal(pub, pk.Key) {
+			return fmt.Errorf("sign-policy: the policy's key for period %d is not this trustee's", pk.Period)
+		}
+	}
+	sig := policy.Sign(body, id, sk)
+	fmt.Fprintf(stderr, "signing policy %x: %q, k=%d of %d trustees, %d courts, w=%d of %d witnesses, lookback %ds\n",
+		policy.IDOf(body), p.Name, p.K, len(p.Trustees), len(p.Courts), p.W, len(p.Witnesses), p.Budgets.Lookback)
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"signer": sig.Signer, "signature": sig.Sig})
+	}
+	fmt.Fprintf(stdout, "%s %s\n", sig.Signer, base64.StdEncoding.EncodeToString(sig.Sig))
+	return nil
 }
 
 func runDestroy(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

@@ -27,6 +27,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/daylight-im/daylight/policy"
 	"github.com/daylight-im/daylight/policy/policytest"
 	"github.com/daylight-im/daylight/trustee"
 	"github.com/daylight-im/daylight/trustee/service"
@@ -202,6 +203,47 @@ func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 		"--log", w.LogServer.URL + "/", "--append", "http://127.0.0.1:1/", "--directory", filepath.Join(dir, "accounts.json")}, nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "plain HTTP") {
 		t.Fatalf("plain HTTP on 0.0.0.0: %v", err)
+	}
+}
+
+// TestSignPolicy: a trustee signs a body that names it with its keys; the
+// signature verifies as part of the policy; a body with another period key
+// for it is refused.
+func TestSignPolicy(t *testing.T) {
+	w := servicetest.New(t, servicetest.Options{K: 3, N: 5})
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeIdentity(data, "trustee-1", w.F.Trustees[1])
+	st, _ := service.OpenFileStore(filepath.Join(data, "store"))
+	for per, k := range w.F.PeriodKeys[1] {
+		st.PutPeriodKey(context.Background(), per, k)
+	}
+	os.WriteFile(filepath.Join(dir, "policy.body"), w.F.Signed.Body, 0o644)
+	out, err := runCmd(t, "sign-policy", "--data", data, "--body", filepath.Join(dir, "policy.body"), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sig struct {
+		Signer    string `json:"signer"`
+		Signature []byte `json:"signature"`
+	}
+	json.Unmarshal([]byte(out), &sig)
+	signed := &policy.Signed{Body: w.F.Signed.Body}
+	for _, s := range w.F.Signed.Signatures {
+		if s.Signer == "trustee-1" {
+			s = policy.Signature{Signer: sig.Signer, Sig: sig.Signature}
+		}
+		signed.Signatures = append(signed.Signatures, s)
+	}
+	if _, err := policy.Verify(signed); err != nil || sig.Signer != "trustee-1" {
+		t.Fatalf("policy with the tool's signature: %v", err)
+	}
+	p, _ := policy.Parse(w.F.Signed.Body)
+	p.Trustees[1].PeriodKeys[1].Key = p.Trustees[2].PeriodKeys[1].Key
+	bad, _ := p.Marshal()
+	os.WriteFile(filepath.Join(dir, "bad.body"), bad, 0o644)
+	if _, err := runCmd(t, "sign-policy", "--data", data, "--body", filepath.Join(dir, "bad.body")); err == nil || !strings.Contains(err.Error(), "not this trustee's") {
+		t.Fatalf("policy with a foreign key: %v", err)
 	}
 }
 
