@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/daylight-im/daylight/accesslog"
@@ -195,9 +196,10 @@ func (a *Authority) await(ctx context.Context, index uint64, entry []byte) (trus
 	}
 }
 
-// Collect asks trustees, in order, skipping those that already released for
-// the case, until want trustees in total have released (want = k normally;
-// one more per liar suspected). Each answer is checked before it counts:
+// Collect asks trustees, in order and as many at a time as releases are
+// missing, skipping those that already released for the case, until want
+// trustees in total have released (want = k normally; one more per liar
+// suspected). Each answer is checked before it counts:
 // the Release entry is proved under a checkpoint passing the policy, is
 // signed by that trustee, is for this warrant and exactly these records; and
 // every share is signed by the trustee and opens with the authority's key.
@@ -208,32 +210,55 @@ func (a *Authority) Collect(ctx context.Context, c *Case, trustees []Trustee, wa
 		return err
 	}
 	req := c.Request()
+	var pending []Trustee
 	for _, t := range trustees {
-		if len(c.Releases) >= want {
-			break
+		if !slices.ContainsFunc(c.Releases, func(r Release) bool { return r.Trustee == t.ID }) {
+			pending = append(pending, t)
 		}
-		if slices.ContainsFunc(c.Releases, func(r Release) bool { return r.Trustee == t.ID }) {
-			continue
+	}
+	// Ask as many trustees at once as releases are still missing (each
+	// waits for a cosigned checkpoint); ask more only if some refuse.
+	for len(c.Releases) < want && len(pending) > 0 {
+		batch := pending[:min(want-len(c.Releases), len(pending))]
+		pending = pending[len(batch):]
+		outs := make([]*service.Released, len(batch))
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, t := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i], errs[i] = a.ask(ctx, t, req)
+			}()
 		}
-		out, err := t.Client.Release(ctx, req)
-		var ref *service.RefusalError
-		if r, ok := t.Client.(Resumer); ok && errors.As(err, &ref) && ref.Code == "replay" {
-			// This trustee released already and the answer was lost.
-			out, err = r.Resume(ctx, req)
+		wg.Wait()
+		for i, t := range batch {
+			err := errs[i]
+			if err == nil {
+				err = a.checkRelease(c, t.ID, ids, outs[i])
+			}
+			if err != nil {
+				c.Refusals = append(c.Refusals, Refusal{Trustee: t.ID, Reason: err.Error()})
+				continue
+			}
+			c.Releases = append(c.Releases, Release{Trustee: t.ID, Entry: outs[i].Release, Shares: outs[i].Shares})
 		}
-		if err == nil {
-			err = a.checkRelease(c, t.ID, ids, out)
-		}
-		if err != nil {
-			c.Refusals = append(c.Refusals, Refusal{Trustee: t.ID, Reason: err.Error()})
-			continue
-		}
-		c.Releases = append(c.Releases, Release{Trustee: t.ID, Entry: out.Release, Shares: out.Shares})
 	}
 	if len(c.Releases) < want {
 		return fmt.Errorf("%w: %d of %d wanted", ErrNotEnoughReleases, len(c.Releases), want)
 	}
 	return nil
+}
+
+// ask requests one trustee's release; a trustee that answers "replay"
+// released already and the answer was lost: its shares are resumed.
+func (a *Authority) ask(ctx context.Context, t Trustee, req *trustee.Request) (*service.Released, error) {
+	out, err := t.Client.Release(ctx, req)
+	var ref *service.RefusalError
+	if r, ok := t.Client.(Resumer); ok && errors.As(err, &ref) && ref.Code == "replay" {
+		return r.Resume(ctx, req)
+	}
+	return out, err
 }
 
 func (a *Authority) checkRelease(c *Case, id string, ids [][32]byte, out *service.Released) error {
