@@ -24,6 +24,7 @@ import (
 //	checkpoint             the largest access-log checkpoint accepted
 //	released/<request id>  a release request already served (replay refusal)
 //	warrants/<commitment>  a warrant this trustee released for, awaiting its opening (A7)
+//	destructions/<period>  the trustee's signed statement that it destroyed a period key
 //
 // Every write is atomic and durable: temp file, fsync, rename, fsync of the
 // directory (house style 16). DestroyPeriodKey first writes the destroyed
@@ -42,7 +43,7 @@ type FileStore struct {
 
 // OpenFileStore opens (creating if needed) a store in dir.
 func OpenFileStore(dir string) (*FileStore, error) {
-	for _, d := range []string{dir, filepath.Join(dir, "keys"), filepath.Join(dir, "destroyed"), filepath.Join(dir, "released"), filepath.Join(dir, "warrants")} {
+	for _, d := range []string{dir, filepath.Join(dir, "keys"), filepath.Join(dir, "destroyed"), filepath.Join(dir, "released"), filepath.Join(dir, "warrants"), filepath.Join(dir, "destructions")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("trustee/service: store: %w", err)
 		}
@@ -58,7 +59,7 @@ func OpenFileStore(dir string) (*FileStore, error) {
 // writes are overwritten and removed (they may hold key bytes), and a key
 // whose destroyed marker is durable but whose file survived is destroyed.
 func (s *FileStore) recover() error {
-	for _, sub := range []string{"keys", "destroyed", "released", "warrants", "."} {
+	for _, sub := range []string{"keys", "destroyed", "released", "warrants", "destructions", "."} {
 		d := filepath.Join(s.dir, sub)
 		ents, err := os.ReadDir(d)
 		if err != nil {
@@ -338,6 +339,33 @@ func (s *FileStore) Claimed(_ context.Context, id [32]byte) ([]byte, error) {
 		b = []byte{}
 	}
 	return b, err
+}
+
+// PutDestruction durably stores the signed statement of a period key's
+// destruction.
+func (s *FileStore) PutDestruction(_ context.Context, period uint32, statement []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return writeAtomic(filepath.Join(s.dir, "destructions", periodName(period)), statement)
+}
+
+// Destructions returns every stored destruction statement, by period.
+func (s *FileStore) Destructions(_ context.Context) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps, err := s.list("destructions")
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, p := range ps {
+		b, err := os.ReadFile(filepath.Join(s.dir, "destructions", periodName(p)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // Raw returns the contents of every file in the store, for destruction tests.

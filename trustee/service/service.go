@@ -63,6 +63,10 @@ type Store interface {
 	PutWarrant(ctx context.Context, commitment [32]byte, data []byte) error
 	Warrant(ctx context.Context, commitment [32]byte) ([]byte, error)
 	Warrants(ctx context.Context) ([][]byte, error)
+	// PutDestruction stores the signed statement that a period key was
+	// destroyed; Destructions lists them (served to auditors).
+	PutDestruction(ctx context.Context, period uint32, statement []byte) error
+	Destructions(ctx context.Context) ([][]byte, error)
 }
 
 // Config configures a Service.
@@ -322,9 +326,34 @@ func (s *Service) await(ctx context.Context, index uint64, entry []byte) (truste
 	}
 }
 
-// DestroyExpired destroys the period keys past the policy's lookback.
+// DestroyExpired destroys the period keys past the policy's lookback and
+// keeps the signed statements, which GET /v1/destructions serves (A6: the
+// promise made in the TrusteeKey entry, kept on the record).
 func (s *Service) DestroyExpired(ctx context.Context) ([]trustee.Destruction, error) {
-	return s.tr.DestroyExpired(ctx, s.now())
+	ds, err := s.tr.DestroyExpired(ctx, s.now())
+	for _, d := range ds {
+		b, _ := json.Marshal(d)
+		if perr := s.cfg.Store.PutDestruction(ctx, d.Period, b); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return ds, err
+}
+
+func (s *Service) handleDestructions(w http.ResponseWriter, r *http.Request) {
+	all, err := s.cfg.Store.Destructions(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []trustee.Destruction{}
+	for _, b := range all {
+		var d trustee.Destruction
+		if json.Unmarshal(b, &d) == nil {
+			out = append(out, d)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // Handler serves the trustee's HTTP API:
@@ -333,11 +362,13 @@ func (s *Service) DestroyExpired(ctx context.Context) ([]trustee.Destruction, er
 //	POST /v1/release/resume   the same request again, already released: the
 //	                          same shares, nothing new logged (see Resume)
 //	GET  /v1/info             the trustee's id, policy id and live key periods
+//	GET  /v1/destructions     the signed statements of destroyed period keys
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/release", s.handleRelease)
 	mux.HandleFunc("POST /v1/release/resume", s.handleRelease)
 	mux.HandleFunc("GET /v1/info", s.handleInfo)
+	mux.HandleFunc("GET /v1/destructions", s.handleDestructions)
 	return mux
 }
 

@@ -456,6 +456,17 @@ func TestAttackT12_ServiceDestroyedKey(t *testing.T) {
 			t.Fatalf("trustee %d: destroyed key still in its store", i)
 		}
 	}
+	// Anyone can fetch the signed destruction statements.
+	resp, err := http.Get(w.Servers[2].URL + "/v1/destructions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []trustee.Destruction
+	json.NewDecoder(resp.Body).Decode(&ds)
+	resp.Body.Close()
+	if len(ds) != 1 || ds[0].Period != 0 || ds[0].Trustee != "trustee-2" || !ds[0].Verify(w.Pol.Trustees[2].SigningKey) {
+		t.Fatalf("destruction statements %+v", ds)
+	}
 	req := &trustee.Request{Warrant: s, Salt: salt, WarrantEntry: incl, Records: []trustee.RecordRequest{old.Request}}
 	size := w.Size()
 	for i := range w.Servers {
