@@ -449,11 +449,21 @@ func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree) er
 // signature and encryption keys, required capabilities, unmerged leaves sanity.
 func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext) error {
 	sigKeys, encKeys := map[string]bool{}, map[string]bool{}
-	for _, l := range tree.leaves() {
-		ln := tree.leaf(l)
-		if err := verifyLeafSignature(s, ln, ctx.groupID, l); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalid, err)
+	leaves := tree.leaves()
+	lns := make([]*leafNode, len(leaves))
+	for i, l := range leaves {
+		if lns[i] = tree.leaf(l); lns[i] == nil {
+			return fmt.Errorf("%w: leaf %d does not decode", ErrInvalid, l)
 		}
+	}
+	// The signatures are independent: check them on every core.
+	if err := parallelFor(len(leaves), func(i int) error {
+		return verifyLeafSignature(s, lns[i], ctx.groupID, leaves[i])
+	}); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for i, l := range leaves {
+		ln := lns[i]
 		if sigKeys[string(ln.signatureKey)] || encKeys[string(ln.encryptionKey)] {
 			return fmt.Errorf("%w: leaf %d repeats a signature or encryption key", ErrInvalid, l)
 		}

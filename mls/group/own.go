@@ -71,9 +71,19 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		}
 	}
 	for i, spec := range opts.ByValue {
-		pr, _, err := g.buildProposal(spec)
-		if err != nil {
-			return nil, nil, fmt.Errorf("by_value[%d]: %w", i, err)
+		var pr *proposal
+		if spec.Type == ProposalAdd {
+			// Parsed here, verified by applyProposals with the other Adds on every core.
+			kp, err := parseKeyPackageAny(spec.KeyPackage)
+			if err != nil {
+				return nil, nil, fmt.Errorf("by_value[%d]: %w", i, err)
+			}
+			pr = &proposal{typ: propAdd, add: kp}
+		} else {
+			var err error
+			if pr, _, err = g.buildProposal(spec); err != nil {
+				return nil, nil, fmt.Errorf("by_value[%d]: %w", i, err)
+			}
 		}
 		c.proposals = append(c.proposals, proposalOrRef{prop: pr})
 		list = append(list, resolvedProposal{prop: pr, sender: committer})
@@ -201,7 +211,8 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		if err != nil {
 			return nil, nil, err
 		}
-		w := welcome{cipherSuite: uint16(g.cs.ID()), encryptedGroupInfo: encGI}
+		w := welcome{cipherSuite: uint16(g.cs.ID()), encryptedGroupInfo: encGI, secrets: make([]encryptedGroupSecrets, len(a.added))}
+		plain := make([][]byte, len(a.added))
 		for i, l := range a.added {
 			gs := groupSecrets{joinerSecret: joiner.Bytes(), psks: a.psks}
 			if pend != nil {
@@ -209,12 +220,23 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 					gs.pathSecret = ps
 				}
 			}
+			plain[i] = gs.bytes()
+			clear(gs.joinerSecret)
+		}
+		// One HPKE encryption per joiner, each hashing encrypted_group_info as its
+		// context (Section 12.4.3.1): independent, so spread over every core.
+		err = parallelFor(len(a.added), func(i int) error {
 			kp := a.addedKPs[i]
-			kem, ct, err := g.cs.EncryptWithLabel(kp.initKey, labelWelcome, encGI, gs.bytes())
+			kem, ct, err := g.cs.EncryptWithLabel(kp.initKey, labelWelcome, encGI, plain[i])
+			clear(plain[i])
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
-			w.secrets = append(w.secrets, encryptedGroupSecrets{newMember: g.cs.RefHash(refKeyPackage, kp.raw), secrets: hpkeCiphertext{kem, ct}})
+			w.secrets[i] = encryptedGroupSecrets{newMember: g.cs.RefHash(refKeyPackage, kp.raw), secrets: hpkeCiphertext{kem, ct}}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
 		}
 		var wb builder
 		w.marshal(&wb)

@@ -120,6 +120,22 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 	if external && (nExtInit != 1 || nRemove > 1) {
 		return nil, fmt.Errorf("%w: external commit needs exactly one ExternalInit and at most one Remove", ErrInvalid)
 	}
+	// KeyPackages of Adds (Section 12.2, 10.1): independent signature checks,
+	// run on every core before the list is applied.
+	var adds []int
+	for i, rp := range list {
+		if rp.prop.typ == propAdd {
+			adds = append(adds, i)
+		}
+	}
+	if err := parallelFor(len(adds), func(k int) error {
+		if err := verifyKeyPackage(p.cs, list[adds[k]].prop.add); err != nil {
+			return fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, adds[k], err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	// Pass 2: apply in the order of Section 12.3.
 	for _, rp := range list {
 		if rp.prop.typ == propGCE {
@@ -171,9 +187,6 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 			keys = indexTreeKeys(a.tree)
 		}
 		kp := rp.prop.add
-		if err := verifyKeyPackage(p.cs, kp); err != nil {
-			return nil, fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, i, err)
-		}
 		if err := checkLeafCapabilities(&kp.leaf, &a.ctx); err != nil {
 			return nil, fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, i, err)
 		}
