@@ -3,6 +3,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 	"io"
 
 	"github.com/daylight-im/daylight/mls/framing"
@@ -451,7 +452,7 @@ func (g *Group) protect(ac *framing.AuthenticatedContent) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) }), nil
+		return mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) }), nil
 	default:
 		pm, err := framing.ProtectPrivate(g.cs, ac, g.secretTree, g.secrets.SenderData, framing.PrivateOptions{Rand: g.cfg.rand(), PadBlock: g.cfg.PadBlock})
 		if err != nil {
@@ -461,7 +462,7 @@ func (g *Group) protect(ac *framing.AuthenticatedContent) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return mlsMessageBytes(wireFormatPrivate, func(w *builder) { w.raw(body) }), nil
+		return mlsMessageBytes(wireFormatPrivate, func(w *codec.Builder) { w.Raw(body) }), nil
 	}
 }
 

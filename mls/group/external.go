@@ -3,6 +3,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/suite"
@@ -20,9 +21,9 @@ func (g *Group) GroupInfo(externalTree bool) (groupInfoMsg, ratchetTree []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var ep builder
-	ep.opaque(pub)
-	gi := &groupInfo{ctx: g.ctx, confirmationTag: g.confTag, signer: g.own, extensions: []Extension{{Type: extExternalPub, Data: ep.b}}}
+	var ep codec.Builder
+	ep.Opaque(pub)
+	gi := &groupInfo{ctx: g.ctx, confirmationTag: g.confTag, signer: g.own, extensions: []Extension{{Type: extExternalPub, Data: ep.Bytes()}}}
 	tree := g.tree.marshal()
 	if externalTree {
 		ratchetTree = tree
@@ -33,7 +34,7 @@ func (g *Group) GroupInfo(externalTree bool) (groupInfoMsg, ratchetTree []byte, 
 		return nil, nil, err
 	}
 	body := gi.bytes()
-	return mlsMessageBytes(wireFormatGroupInfo, func(w *builder) { w.raw(body) }), ratchetTree, nil
+	return mlsMessageBytes(wireFormatGroupInfo, func(w *codec.Builder) { w.Raw(body) }), ratchetTree, nil
 }
 
 // ExternalJoin joins a group through an external Commit built from its GroupInfo
@@ -71,9 +72,9 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: GroupInfo has no external_pub extension", ErrInvalid)
 	}
-	r := &reader{b: epData}
-	externalPub := r.opaque("external_pub")
-	if err := r.done("external_pub"); err != nil {
+	r := codec.NewReader(epData)
+	externalPub := r.Opaque("external_pub")
+	if err := r.Finish("external_pub"); err != nil {
 		return nil, nil, err
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree}, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{},

@@ -3,6 +3,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/suite"
@@ -32,42 +33,42 @@ func NewExternalSigner(cfg Config, cs suite.ID, identity []byte) (*ExternalSigne
 	return &ExternalSigner{cfg: cfg, cs: s, sigPriv: priv, sender: externalSender{signatureKey: pub, cred: credential{typ: credentialBasic, identity: clone(identity)}}}, nil
 }
 
-func (e *externalSender) marshal(w *builder) {
-	w.opaque(e.signatureKey)
+func (e *externalSender) marshal(w *codec.Builder) {
+	w.Opaque(e.signatureKey)
 	e.cred.marshal(w)
 }
 
 // ExternalSender returns the encoded ExternalSender entry for the
 // external_senders extension.
 func (x *ExternalSigner) ExternalSender() []byte {
-	var w builder
+	var w codec.Builder
 	x.sender.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
 // ProposeAddExternalSender proposes a GroupContextExtensions that appends the
 // encoded ExternalSender to the external_senders extension.
 func (g *Group) ProposeAddExternalSender(encoded []byte) ([]byte, error) {
-	r := &reader{b: encoded}
+	r := codec.NewReader(encoded)
 	var es externalSender
-	es.signatureKey = r.opaque("external_sender.signature_key")
+	es.signatureKey = r.Opaque("external_sender.signature_key")
 	es.cred.parse(r)
-	if err := r.done("external_sender"); err != nil {
+	if err := r.Finish("external_sender"); err != nil {
 		return nil, fmt.Errorf("mls/group: ExternalSender: %w", err)
 	}
 	var exts []Extension
 	var list []byte
 	for _, e := range g.ctx.extensions {
 		if e.Type == extExternalSenders {
-			rr := &reader{b: e.Data}
-			list = rr.opaque("external_senders")
+			rr := codec.NewReader(e.Data)
+			list = rr.Opaque("external_senders")
 			continue
 		}
 		exts = append(exts, e)
 	}
-	var w builder
-	w.opaque(append(clone(list), encoded...))
-	exts = append(exts, Extension{Type: extExternalSenders, Data: w.b})
+	var w codec.Builder
+	w.Opaque(append(clone(list), encoded...))
+	exts = append(exts, Extension{Type: extExternalSenders, Data: w.Bytes()})
 	return g.Propose(ProposalSpec{Type: ProposalGroupContextExtensions, Extensions: exts})
 }
 
@@ -145,7 +146,7 @@ func signOutsider(s *suite.Suite, sigPriv []byte, sender framing.Sender, ctx *gr
 	if err != nil {
 		return nil, err
 	}
-	return mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) }), nil
+	return mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) }), nil
 }
 
 // NewMemberAddProposal creates a KeyPackage for identity and an Add proposal for it

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 	"io"
 
 	"github.com/daylight-im/daylight/mls/framing"
@@ -364,10 +365,10 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("Welcome.encrypted_group_info: %w", err)
 	}
-	r := &reader{b: giBytes}
+	r := codec.NewReader(giBytes)
 	var gi groupInfo
 	gi.parse(r)
-	if err := r.done("group_info"); err != nil {
+	if err := r.Finish("group_info"); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("GroupInfo: %w", err)
 	}
 	return gs, &gi, joiner, psk, nil
@@ -539,13 +540,13 @@ func checkLeafCapabilities(ln *leafNode, ctx *groupContext) error {
 type requiredCapabilities struct{ extensions, proposals, credentials []uint16 }
 
 func parseRequiredCapabilities(b []byte) (*requiredCapabilities, error) {
-	r := &reader{b: b}
+	r := codec.NewReader(b)
 	rc := &requiredCapabilities{
 		extensions:  parseU16s(r, "required_capabilities.extension_types"),
 		proposals:   parseU16s(r, "required_capabilities.proposal_types"),
 		credentials: parseU16s(r, "required_capabilities.credential_types"),
 	}
-	if err := r.done("required_capabilities"); err != nil {
+	if err := r.Finish("required_capabilities"); err != nil {
 		return nil, fmt.Errorf("mls/group: RequiredCapabilities: %w", err)
 	}
 	return rc, nil
@@ -595,4 +596,11 @@ func (g *Group) pskSecret(ids []pskID, source *Group) (*keyschedule.PSKSecret, e
 		psks = append(psks, keyschedule.PSK{ID: id.bytes(), Secret: secret})
 	}
 	return keyschedule.ComputePSKSecret(g.cs, psks)
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
 }

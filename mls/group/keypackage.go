@@ -3,6 +3,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 	"time"
 
 	"github.com/daylight-im/daylight/mls/suite"
@@ -97,10 +98,10 @@ func newKeyPackageWithSigner(cfg Config, s *suite.Suite, identity, sigPriv, sigP
 	if kp.signature, err = s.SignWithLabel(sigPriv, labelKeyPackageTBS, kp.tbs()); err != nil {
 		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
 	}
-	var w builder
+	var w codec.Builder
 	kp.marshal(&w)
-	kp.raw = w.b
-	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *builder) { w.raw(kp.raw) })
+	kp.raw = w.Bytes()
+	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.raw) })
 	return &KeyPackageBundle{Message: msg, InitPriv: initPriv, EncryptionPriv: encPriv, SignaturePriv: sigPriv, kp: kp}, nil
 }
 
@@ -121,7 +122,7 @@ func LoadKeyPackageBundle(keyPackage, initPriv, encryptionPriv, signaturePriv []
 	if pub, err := s.HPKEPublicKey(encryptionPriv); err != nil || !bytes.Equal(pub, kp.leaf.encryptionKey) {
 		return nil, fmt.Errorf("mls/group: encryption private key does not match leaf_node.encryption_key")
 	}
-	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *builder) { w.raw(kp.raw) })
+	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.raw) })
 	return &KeyPackageBundle{Message: msg, InitPriv: clone(initPriv), EncryptionPriv: clone(encryptionPriv), SignaturePriv: clone(signaturePriv), kp: kp}, nil
 }
 
@@ -132,10 +133,10 @@ func parseKeyPackageAny(b []byte) (*keyPackage, error) {
 		}
 		return m.keyPackage, nil
 	}
-	r := &reader{b: b}
+	r := codec.NewReader(b)
 	kp := new(keyPackage)
 	kp.parse(r)
-	if err := r.done("key_package"); err != nil {
+	if err := r.Finish("key_package"); err != nil {
 		return nil, fmt.Errorf("mls/group: KeyPackage: %w", err)
 	}
 	return kp, nil

@@ -3,40 +3,41 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 
 	"github.com/daylight-im/daylight/mls/framing"
 )
 
 // bodyParser finds the end of a serialized Proposal or Commit for mls/framing.
 func bodyParser(ct framing.ContentType, data []byte) (int, error) {
-	r := &reader{b: data}
+	r := codec.NewReader(data)
 	switch ct {
 	case framing.ContentProposal:
 		var p proposal
 		p.parse(r)
 	case framing.ContentCommit:
-		r.vector("commit.proposals", func(r *reader) {
-			switch t := r.u8("proposal_or_ref.type"); t {
+		r.Vector("commit.proposals", func(r *codec.Reader) {
+			switch t := r.Uint8("proposal_or_ref.type"); t {
 			case 1:
 				var p proposal
 				p.parse(r)
 			case 2:
-				r.opaque("proposal_or_ref.reference")
+				r.Opaque("proposal_or_ref.reference")
 			default:
-				r.fail("proposal_or_ref.type", errEnum)
+				r.Fail("proposal_or_ref.type", codec.ErrBadEnum)
 			}
 		})
-		if r.optional("commit.path") {
+		if r.Optional("commit.path") {
 			var u updatePath
 			u.parse(r)
 		}
 	default:
 		return 0, fmt.Errorf("mls/group: no body parser for %v", ct)
 	}
-	if r.err != nil {
-		return 0, r.err
+	if r.Err() != nil {
+		return 0, r.Err()
 	}
-	return len(data) - len(r.b), nil
+	return r.Offset(), nil
 }
 
 // decoded is a verified-framing handshake or application message.
@@ -173,15 +174,15 @@ func (p *publicState) externalSenders() ([]externalSender, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: external sender but no external_senders extension", ErrInvalid)
 	}
-	r := &reader{b: data}
+	r := codec.NewReader(data)
 	var out []externalSender
-	r.vector("external_senders", func(r *reader) {
+	r.Vector("external_senders", func(r *codec.Reader) {
 		var e externalSender
-		e.signatureKey = r.opaque("external_sender.signature_key")
+		e.signatureKey = r.Opaque("external_sender.signature_key")
 		e.cred.parse(r)
 		out = append(out, e)
 	})
-	if err := r.done("external_senders"); err != nil {
+	if err := r.Finish("external_senders"); err != nil {
 		return nil, fmt.Errorf("mls/group: external_senders: %w", err)
 	}
 	return out, nil

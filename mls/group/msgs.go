@@ -1,5 +1,7 @@
 package group
 
+import "github.com/daylight-im/daylight/mls/codec"
+
 import "fmt"
 
 // The RFC 9420 structs the group layer needs (Sections 5.3, 6, 7, 10, 12), with
@@ -54,58 +56,58 @@ type credential struct {
 	certs    [][]byte // x509
 }
 
-func (c *credential) marshal(w *builder) {
-	w.u16(c.typ)
+func (c *credential) marshal(w *codec.Builder) {
+	w.Uint16(c.typ)
 	switch c.typ {
 	case credentialBasic:
-		w.opaque(c.identity)
+		w.Opaque(c.identity)
 	case credentialX509:
-		w.vector(func(w *builder) {
+		w.Vector(func(w *codec.Builder) {
 			for _, cert := range c.certs {
-				w.opaque(cert)
+				w.Opaque(cert)
 			}
 		})
 	}
 }
 
-func (c *credential) parse(r *reader) {
-	c.typ = r.u16("credential_type")
+func (c *credential) parse(r *codec.Reader) {
+	c.typ = r.Uint16("credential_type")
 	switch c.typ {
 	case credentialBasic:
-		c.identity = r.opaque("identity")
+		c.identity = r.Opaque("identity")
 	case credentialX509:
-		r.vector("certificates", func(r *reader) { c.certs = append(c.certs, r.opaque("cert_data")) })
+		r.Vector("certificates", func(r *codec.Reader) { c.certs = append(c.certs, r.Opaque("cert_data")) })
 	default:
-		r.fail("credential_type", errEnum)
+		r.Fail("credential_type", codec.ErrBadEnum)
 	}
 }
 
 func (c *credential) equal(o *credential) bool {
-	var a, b builder
+	var a, b codec.Builder
 	c.marshal(&a)
 	o.marshal(&b)
-	return string(a.b) == string(b.b)
+	return string(a.Bytes()) == string(b.Bytes())
 }
 
 type capabilities struct {
 	versions, cipherSuites, extensions, proposals, credentials []uint16
 }
 
-func marshalU16s(w *builder, v []uint16) {
-	w.vector(func(w *builder) {
+func marshalU16s(w *codec.Builder, v []uint16) {
+	w.Vector(func(w *codec.Builder) {
 		for _, x := range v {
-			w.u16(x)
+			w.Uint16(x)
 		}
 	})
 }
 
-func parseU16s(r *reader, field string) []uint16 {
+func parseU16s(r *codec.Reader, field string) []uint16 {
 	var out []uint16
-	r.vector(field, func(r *reader) { out = append(out, r.u16(field)) })
+	r.Vector(field, func(r *codec.Reader) { out = append(out, r.Uint16(field)) })
 	return out
 }
 
-func (c *capabilities) marshal(w *builder) {
+func (c *capabilities) marshal(w *codec.Builder) {
 	marshalU16s(w, c.versions)
 	marshalU16s(w, c.cipherSuites)
 	marshalU16s(w, c.extensions)
@@ -113,7 +115,7 @@ func (c *capabilities) marshal(w *builder) {
 	marshalU16s(w, c.credentials)
 }
 
-func (c *capabilities) parse(r *reader) {
+func (c *capabilities) parse(r *codec.Reader) {
 	c.versions = parseU16s(r, "capabilities.versions")
 	c.cipherSuites = parseU16s(r, "capabilities.cipher_suites")
 	c.extensions = parseU16s(r, "capabilities.extensions")
@@ -130,23 +132,23 @@ func hasU16(v []uint16, x uint16) bool {
 	return false
 }
 
-func marshalExtensions(w *builder, exts []Extension) {
-	w.vector(func(w *builder) {
+func marshalExtensions(w *codec.Builder, exts []Extension) {
+	w.Vector(func(w *codec.Builder) {
 		for _, e := range exts {
-			w.u16(e.Type)
-			w.opaque(e.Data)
+			w.Uint16(e.Type)
+			w.Opaque(e.Data)
 		}
 	})
 }
 
 // parseExtensions reads vector<Extension> and rejects duplicate types (Section 13.4).
-func parseExtensions(r *reader, field string) []Extension {
+func parseExtensions(r *codec.Reader, field string) []Extension {
 	var out []Extension
 	seen := map[uint16]bool{}
-	r.vector(field, func(r *reader) {
-		e := Extension{Type: r.u16(field + ".extension_type"), Data: r.opaque(field + ".extension_data")}
+	r.Vector(field, func(r *codec.Reader) {
+		e := Extension{Type: r.Uint16(field + ".extension_type"), Data: r.Opaque(field + ".extension_data")}
 		if seen[e.Type] {
-			r.fail(field, fmt.Errorf("duplicate extension type %d", e.Type))
+			r.Fail(field, fmt.Errorf("duplicate extension type %d", e.Type))
 		}
 		seen[e.Type] = true
 		out = append(out, e)
@@ -177,62 +179,62 @@ type leafNode struct {
 	signature     []byte
 }
 
-func (l *leafNode) marshalTBSCore(w *builder) {
-	w.opaque(l.encryptionKey)
-	w.opaque(l.signatureKey)
+func (l *leafNode) marshalTBSCore(w *codec.Builder) {
+	w.Opaque(l.encryptionKey)
+	w.Opaque(l.signatureKey)
 	l.cred.marshal(w)
 	l.caps.marshal(w)
-	w.u8(l.source)
+	w.Uint8(l.source)
 	switch l.source {
 	case leafSourceKeyPackage:
-		w.u64(l.notBefore)
-		w.u64(l.notAfter)
+		w.Uint64(l.notBefore)
+		w.Uint64(l.notAfter)
 	case leafSourceCommit:
-		w.opaque(l.parentHash)
+		w.Opaque(l.parentHash)
 	}
 	marshalExtensions(w, l.extensions)
 }
 
 // tbs returns LeafNodeTBS (Section 7.2).
 func (l *leafNode) tbs(groupID []byte, leafIndex uint32) []byte {
-	var w builder
+	var w codec.Builder
 	l.marshalTBSCore(&w)
 	if l.source == leafSourceUpdate || l.source == leafSourceCommit {
-		w.opaque(groupID)
-		w.u32(leafIndex)
+		w.Opaque(groupID)
+		w.Uint32(leafIndex)
 	}
-	return w.b
+	return w.Bytes()
 }
 
-func (l *leafNode) marshal(w *builder) {
+func (l *leafNode) marshal(w *codec.Builder) {
 	l.marshalTBSCore(w)
-	w.opaque(l.signature)
+	w.Opaque(l.signature)
 }
 
 func (l *leafNode) bytes() []byte {
-	var w builder
+	var w codec.Builder
 	l.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
-func (l *leafNode) parse(r *reader) {
-	l.encryptionKey = r.opaque("leaf_node.encryption_key")
-	l.signatureKey = r.opaque("leaf_node.signature_key")
+func (l *leafNode) parse(r *codec.Reader) {
+	l.encryptionKey = r.Opaque("leaf_node.encryption_key")
+	l.signatureKey = r.Opaque("leaf_node.signature_key")
 	l.cred.parse(r)
 	l.caps.parse(r)
-	l.source = r.u8("leaf_node.leaf_node_source")
+	l.source = r.Uint8("leaf_node.leaf_node_source")
 	switch l.source {
 	case leafSourceKeyPackage:
-		l.notBefore = r.u64("leaf_node.lifetime")
-		l.notAfter = r.u64("leaf_node.lifetime")
+		l.notBefore = r.Uint64("leaf_node.lifetime")
+		l.notAfter = r.Uint64("leaf_node.lifetime")
 	case leafSourceUpdate:
 	case leafSourceCommit:
-		l.parentHash = r.opaque("leaf_node.parent_hash")
+		l.parentHash = r.Opaque("leaf_node.parent_hash")
 	default:
-		r.fail("leaf_node.leaf_node_source", errEnum)
+		r.Fail("leaf_node.leaf_node_source", codec.ErrBadEnum)
 	}
 	l.extensions = parseExtensions(r, "leaf_node.extensions")
-	l.signature = r.opaque("leaf_node.signature")
+	l.signature = r.Opaque("leaf_node.signature")
 }
 
 // keyPackage is a KeyPackage (Section 10).
@@ -247,30 +249,30 @@ type keyPackage struct {
 }
 
 func (k *keyPackage) tbs() []byte {
-	var w builder
-	w.u16(k.version)
-	w.u16(k.cipherSuite)
-	w.opaque(k.initKey)
+	var w codec.Builder
+	w.Uint16(k.version)
+	w.Uint16(k.cipherSuite)
+	w.Opaque(k.initKey)
 	k.leaf.marshal(&w)
 	marshalExtensions(&w, k.extensions)
-	return w.b
+	return w.Bytes()
 }
 
-func (k *keyPackage) marshal(w *builder) {
-	w.raw(k.tbs())
-	w.opaque(k.signature)
+func (k *keyPackage) marshal(w *codec.Builder) {
+	w.Raw(k.tbs())
+	w.Opaque(k.signature)
 }
 
-func (k *keyPackage) parse(r *reader) {
-	start := r.b
-	k.version = r.u16("key_package.version")
-	k.cipherSuite = r.u16("key_package.cipher_suite")
-	k.initKey = r.opaque("key_package.init_key")
+func (k *keyPackage) parse(r *codec.Reader) {
+	mark := r.Offset()
+	k.version = r.Uint16("key_package.version")
+	k.cipherSuite = r.Uint16("key_package.cipher_suite")
+	k.initKey = r.Opaque("key_package.init_key")
 	k.leaf.parse(r)
 	k.extensions = parseExtensions(r, "key_package.extensions")
-	k.signature = r.opaque("key_package.signature")
-	if r.err == nil {
-		k.raw = clone(start[:len(start)-len(r.b)])
+	k.signature = r.Opaque("key_package.signature")
+	if r.Err() == nil {
+		k.raw = clone(r.Since(mark))
 	}
 }
 
@@ -281,32 +283,32 @@ type parentNode struct {
 	unmergedLeaves []uint32
 }
 
-func (p *parentNode) marshal(w *builder) {
-	w.opaque(p.encryptionKey)
-	w.opaque(p.parentHash)
-	w.vector(func(w *builder) {
+func (p *parentNode) marshal(w *codec.Builder) {
+	w.Opaque(p.encryptionKey)
+	w.Opaque(p.parentHash)
+	w.Vector(func(w *codec.Builder) {
 		for _, u := range p.unmergedLeaves {
-			w.u32(u)
+			w.Uint32(u)
 		}
 	})
 }
 
-func (p *parentNode) parse(r *reader) {
-	p.encryptionKey = r.opaque("parent_node.encryption_key")
-	p.parentHash = r.opaque("parent_node.parent_hash")
-	r.vector("parent_node.unmerged_leaves", func(r *reader) { p.unmergedLeaves = append(p.unmergedLeaves, r.u32("unmerged_leaves")) })
+func (p *parentNode) parse(r *codec.Reader) {
+	p.encryptionKey = r.Opaque("parent_node.encryption_key")
+	p.parentHash = r.Opaque("parent_node.parent_hash")
+	r.Vector("parent_node.unmerged_leaves", func(r *codec.Reader) { p.unmergedLeaves = append(p.unmergedLeaves, r.Uint32("unmerged_leaves")) })
 }
 
 type hpkeCiphertext struct{ kemOutput, ciphertext []byte }
 
-func (c *hpkeCiphertext) marshal(w *builder) {
-	w.opaque(c.kemOutput)
-	w.opaque(c.ciphertext)
+func (c *hpkeCiphertext) marshal(w *codec.Builder) {
+	w.Opaque(c.kemOutput)
+	w.Opaque(c.ciphertext)
 }
 
-func (c *hpkeCiphertext) parse(r *reader) {
-	c.kemOutput = r.opaque("kem_output")
-	c.ciphertext = r.opaque("ciphertext")
+func (c *hpkeCiphertext) parse(r *codec.Reader) {
+	c.kemOutput = r.Opaque("kem_output")
+	c.ciphertext = r.Opaque("ciphertext")
 }
 
 type updatePathNode struct {
@@ -320,12 +322,12 @@ type updatePath struct {
 	nodes []updatePathNode
 }
 
-func (u *updatePath) marshal(w *builder) {
+func (u *updatePath) marshal(w *codec.Builder) {
 	u.leaf.marshal(w)
-	w.vector(func(w *builder) {
+	w.Vector(func(w *codec.Builder) {
 		for _, n := range u.nodes {
-			w.opaque(n.encryptionKey)
-			w.vector(func(w *builder) {
+			w.Opaque(n.encryptionKey)
+			w.Vector(func(w *codec.Builder) {
 				for _, c := range n.secrets {
 					c.marshal(w)
 				}
@@ -335,17 +337,17 @@ func (u *updatePath) marshal(w *builder) {
 }
 
 func (u *updatePath) bytes() []byte {
-	var w builder
+	var w codec.Builder
 	u.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
-func (u *updatePath) parse(r *reader) {
+func (u *updatePath) parse(r *codec.Reader) {
 	u.leaf.parse(r)
-	r.vector("update_path.nodes", func(r *reader) {
+	r.Vector("update_path.nodes", func(r *codec.Reader) {
 		var n updatePathNode
-		n.encryptionKey = r.opaque("update_path_node.encryption_key")
-		r.vector("update_path_node.encrypted_path_secret", func(r *reader) {
+		n.encryptionKey = r.Opaque("update_path_node.encryption_key")
+		r.Vector("update_path_node.encrypted_path_secret", func(r *codec.Reader) {
 			var c hpkeCiphertext
 			c.parse(r)
 			n.secrets = append(n.secrets, c)
@@ -364,41 +366,41 @@ type pskID struct {
 	nonce   []byte
 }
 
-func (p *pskID) marshal(w *builder) {
-	w.u8(p.typ)
+func (p *pskID) marshal(w *codec.Builder) {
+	w.Uint8(p.typ)
 	switch p.typ {
 	case pskExternal:
-		w.opaque(p.id)
+		w.Opaque(p.id)
 	case pskResumption:
-		w.u8(p.usage)
-		w.opaque(p.groupID)
-		w.u64(p.epoch)
+		w.Uint8(p.usage)
+		w.Opaque(p.groupID)
+		w.Uint64(p.epoch)
 	}
-	w.opaque(p.nonce)
+	w.Opaque(p.nonce)
 }
 
 func (p *pskID) bytes() []byte {
-	var w builder
+	var w codec.Builder
 	p.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
-func (p *pskID) parse(r *reader) {
-	p.typ = r.u8("psk_id.psktype")
+func (p *pskID) parse(r *codec.Reader) {
+	p.typ = r.Uint8("psk_id.psktype")
 	switch p.typ {
 	case pskExternal:
-		p.id = r.opaque("psk_id.psk_id")
+		p.id = r.Opaque("psk_id.psk_id")
 	case pskResumption:
-		p.usage = r.u8("psk_id.usage")
+		p.usage = r.Uint8("psk_id.usage")
 		if p.usage < usageApplication || p.usage > usageBranch {
-			r.fail("psk_id.usage", errEnum)
+			r.Fail("psk_id.usage", codec.ErrBadEnum)
 		}
-		p.groupID = r.opaque("psk_id.psk_group_id")
-		p.epoch = r.u64("psk_id.psk_epoch")
+		p.groupID = r.Opaque("psk_id.psk_group_id")
+		p.epoch = r.Uint64("psk_id.psk_epoch")
 	default:
-		r.fail("psk_id.psktype", errEnum)
+		r.Fail("psk_id.psktype", codec.ErrBadEnum)
 	}
-	p.nonce = r.opaque("psk_id.psk_nonce")
+	p.nonce = r.Opaque("psk_id.psk_nonce")
 }
 
 // key identifies the PSK without its nonce (for duplicate detection).
@@ -428,33 +430,33 @@ type reInit struct {
 	extensions  []Extension
 }
 
-func (p *proposal) marshal(w *builder) {
-	w.u16(p.typ)
+func (p *proposal) marshal(w *codec.Builder) {
+	w.Uint16(p.typ)
 	switch p.typ {
 	case propAdd:
 		p.add.marshal(w)
 	case propUpdate:
 		p.update.marshal(w)
 	case propRemove:
-		w.u32(p.remove)
+		w.Uint32(p.remove)
 	case propPSK:
 		p.psk.marshal(w)
 	case propReInit:
-		w.opaque(p.reinit.groupID)
-		w.u16(p.reinit.version)
-		w.u16(p.reinit.cipherSuite)
+		w.Opaque(p.reinit.groupID)
+		w.Uint16(p.reinit.version)
+		w.Uint16(p.reinit.cipherSuite)
 		marshalExtensions(w, p.reinit.extensions)
 	case propExternalInit:
-		w.opaque(p.kemOutput)
+		w.Opaque(p.kemOutput)
 	case propGCE:
 		marshalExtensions(w, p.exts)
 	default:
-		w.raw(p.unknown)
+		w.Raw(p.unknown)
 	}
 }
 
-func (p *proposal) parse(r *reader) {
-	p.typ = r.u16("proposal.proposal_type")
+func (p *proposal) parse(r *codec.Reader) {
+	p.typ = r.Uint16("proposal.proposal_type")
 	switch p.typ {
 	case propAdd:
 		p.add = new(keyPackage)
@@ -463,27 +465,27 @@ func (p *proposal) parse(r *reader) {
 		p.update = new(leafNode)
 		p.update.parse(r)
 	case propRemove:
-		p.remove = r.u32("remove.removed")
+		p.remove = r.Uint32("remove.removed")
 	case propPSK:
 		p.psk = new(pskID)
 		p.psk.parse(r)
 	case propReInit:
-		p.reinit = &reInit{groupID: r.opaque("reinit.group_id"), version: r.u16("reinit.version"), cipherSuite: r.u16("reinit.cipher_suite")}
+		p.reinit = &reInit{groupID: r.Opaque("reinit.group_id"), version: r.Uint16("reinit.version"), cipherSuite: r.Uint16("reinit.cipher_suite")}
 		p.reinit.extensions = parseExtensions(r, "reinit.extensions")
 	case propExternalInit:
-		p.kemOutput = r.opaque("external_init.kem_output")
+		p.kemOutput = r.Opaque("external_init.kem_output")
 	case propGCE:
 		p.exts = parseExtensions(r, "group_context_extensions.extensions")
 	default:
 		// Unknown proposal types cannot be delimited inside a Commit.
-		r.fail("proposal.proposal_type", fmt.Errorf("%w %d", errEnum, p.typ))
+		r.Fail("proposal.proposal_type", fmt.Errorf("%w %d", codec.ErrBadEnum, p.typ))
 	}
 }
 
 func (p *proposal) bytes() []byte {
-	var w builder
+	var w codec.Builder
 	p.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
 // proposalOrRef is a ProposalOrRef (Section 12.4).
@@ -498,57 +500,57 @@ type commit struct {
 	path      *updatePath
 }
 
-func (c *commit) marshal(w *builder) {
-	w.vector(func(w *builder) {
+func (c *commit) marshal(w *codec.Builder) {
+	w.Vector(func(w *codec.Builder) {
 		for _, p := range c.proposals {
 			if p.prop != nil {
-				w.u8(1)
+				w.Uint8(1)
 				p.prop.marshal(w)
 			} else {
-				w.u8(2)
-				w.opaque(p.ref)
+				w.Uint8(2)
+				w.Opaque(p.ref)
 			}
 		}
 	})
-	w.optional(c.path != nil, func(w *builder) { c.path.marshal(w) })
+	w.Optional(c.path != nil, func(w *codec.Builder) { c.path.marshal(w) })
 }
 
 func (c *commit) bytes() []byte {
-	var w builder
+	var w codec.Builder
 	c.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
 func parseCommit(b []byte) (*commit, error) {
-	r := &reader{b: b}
+	r := codec.NewReader(b)
 	c := new(commit)
-	r.vector("commit.proposals", func(r *reader) {
-		switch t := r.u8("proposal_or_ref.type"); t {
+	r.Vector("commit.proposals", func(r *codec.Reader) {
+		switch t := r.Uint8("proposal_or_ref.type"); t {
 		case 1:
 			p := new(proposal)
 			p.parse(r)
 			c.proposals = append(c.proposals, proposalOrRef{prop: p})
 		case 2:
-			c.proposals = append(c.proposals, proposalOrRef{ref: r.opaque("proposal_or_ref.reference")})
+			c.proposals = append(c.proposals, proposalOrRef{ref: r.Opaque("proposal_or_ref.reference")})
 		default:
-			r.fail("proposal_or_ref.type", errEnum)
+			r.Fail("proposal_or_ref.type", codec.ErrBadEnum)
 		}
 	})
-	if r.optional("commit.path") {
+	if r.Optional("commit.path") {
 		c.path = new(updatePath)
 		c.path.parse(r)
 	}
-	if err := r.done("commit"); err != nil {
+	if err := r.Finish("commit"); err != nil {
 		return nil, fmt.Errorf("mls/group: Commit: %w", err)
 	}
 	return c, nil
 }
 
 func parseProposal(b []byte) (*proposal, error) {
-	r := &reader{b: b}
+	r := codec.NewReader(b)
 	p := new(proposal)
 	p.parse(r)
-	if err := r.done("proposal"); err != nil {
+	if err := r.Finish("proposal"); err != nil {
 		return nil, fmt.Errorf("mls/group: Proposal: %w", err)
 	}
 	return p, nil
@@ -565,29 +567,29 @@ type groupContext struct {
 	extensions              []Extension
 }
 
-func (g *groupContext) marshal(w *builder) {
-	w.u16(g.version)
-	w.u16(g.cipherSuite)
-	w.opaque(g.groupID)
-	w.u64(g.epoch)
-	w.opaque(g.treeHash)
-	w.opaque(g.confirmedTranscriptHash)
+func (g *groupContext) marshal(w *codec.Builder) {
+	w.Uint16(g.version)
+	w.Uint16(g.cipherSuite)
+	w.Opaque(g.groupID)
+	w.Uint64(g.epoch)
+	w.Opaque(g.treeHash)
+	w.Opaque(g.confirmedTranscriptHash)
 	marshalExtensions(w, g.extensions)
 }
 
 func (g *groupContext) bytes() []byte {
-	var w builder
+	var w codec.Builder
 	g.marshal(&w)
-	return w.b
+	return w.Bytes()
 }
 
-func (g *groupContext) parse(r *reader) {
-	g.version = r.u16("group_context.version")
-	g.cipherSuite = r.u16("group_context.cipher_suite")
-	g.groupID = r.opaque("group_context.group_id")
-	g.epoch = r.u64("group_context.epoch")
-	g.treeHash = r.opaque("group_context.tree_hash")
-	g.confirmedTranscriptHash = r.opaque("group_context.confirmed_transcript_hash")
+func (g *groupContext) parse(r *codec.Reader) {
+	g.version = r.Uint16("group_context.version")
+	g.cipherSuite = r.Uint16("group_context.cipher_suite")
+	g.groupID = r.Opaque("group_context.group_id")
+	g.epoch = r.Uint64("group_context.epoch")
+	g.treeHash = r.Opaque("group_context.tree_hash")
+	g.confirmedTranscriptHash = r.Opaque("group_context.confirmed_transcript_hash")
 	g.extensions = parseExtensions(r, "group_context.extensions")
 }
 
@@ -601,27 +603,27 @@ type groupInfo struct {
 }
 
 func (g *groupInfo) tbs() []byte {
-	var w builder
+	var w codec.Builder
 	g.ctx.marshal(&w)
 	marshalExtensions(&w, g.extensions)
-	w.opaque(g.confirmationTag)
-	w.u32(g.signer)
-	return w.b
+	w.Opaque(g.confirmationTag)
+	w.Uint32(g.signer)
+	return w.Bytes()
 }
 
 func (g *groupInfo) bytes() []byte {
-	var w builder
-	w.raw(g.tbs())
-	w.opaque(g.signature)
-	return w.b
+	var w codec.Builder
+	w.Raw(g.tbs())
+	w.Opaque(g.signature)
+	return w.Bytes()
 }
 
-func (g *groupInfo) parse(r *reader) {
+func (g *groupInfo) parse(r *codec.Reader) {
 	g.ctx.parse(r)
 	g.extensions = parseExtensions(r, "group_info.extensions")
-	g.confirmationTag = r.opaque("group_info.confirmation_tag")
-	g.signer = r.u32("group_info.signer")
-	g.signature = r.opaque("group_info.signature")
+	g.confirmationTag = r.Opaque("group_info.confirmation_tag")
+	g.signer = r.Uint32("group_info.signer")
+	g.signature = r.Opaque("group_info.signature")
 }
 
 // groupSecrets is GroupSecrets (Section 12.4.3.1).
@@ -632,30 +634,30 @@ type groupSecrets struct {
 }
 
 func (g *groupSecrets) bytes() []byte {
-	var w builder
-	w.opaque(g.joinerSecret)
-	w.optional(g.pathSecret != nil, func(w *builder) { w.opaque(g.pathSecret) })
-	w.vector(func(w *builder) {
+	var w codec.Builder
+	w.Opaque(g.joinerSecret)
+	w.Optional(g.pathSecret != nil, func(w *codec.Builder) { w.Opaque(g.pathSecret) })
+	w.Vector(func(w *codec.Builder) {
 		for i := range g.psks {
 			g.psks[i].marshal(w)
 		}
 	})
-	return w.b
+	return w.Bytes()
 }
 
 func parseGroupSecrets(b []byte) (*groupSecrets, error) {
-	r := &reader{b: b}
+	r := codec.NewReader(b)
 	g := new(groupSecrets)
-	g.joinerSecret = r.opaque("group_secrets.joiner_secret")
-	if r.optional("group_secrets.path_secret") {
-		g.pathSecret = r.opaque("group_secrets.path_secret")
+	g.joinerSecret = r.Opaque("group_secrets.joiner_secret")
+	if r.Optional("group_secrets.path_secret") {
+		g.pathSecret = r.Opaque("group_secrets.path_secret")
 	}
-	r.vector("group_secrets.psks", func(r *reader) {
+	r.Vector("group_secrets.psks", func(r *codec.Reader) {
 		var p pskID
 		p.parse(r)
 		g.psks = append(g.psks, p)
 	})
-	if err := r.done("group_secrets"); err != nil {
+	if err := r.Finish("group_secrets"); err != nil {
 		return nil, fmt.Errorf("mls/group: GroupSecrets: %w", err)
 	}
 	return g, nil
@@ -673,26 +675,26 @@ type welcome struct {
 	encryptedGroupInfo []byte
 }
 
-func (m *welcome) marshal(w *builder) {
-	w.u16(m.cipherSuite)
-	w.vector(func(w *builder) {
+func (m *welcome) marshal(w *codec.Builder) {
+	w.Uint16(m.cipherSuite)
+	w.Vector(func(w *codec.Builder) {
 		for _, s := range m.secrets {
-			w.opaque(s.newMember)
+			w.Opaque(s.newMember)
 			s.secrets.marshal(w)
 		}
 	})
-	w.opaque(m.encryptedGroupInfo)
+	w.Opaque(m.encryptedGroupInfo)
 }
 
-func (m *welcome) parse(r *reader) {
-	m.cipherSuite = r.u16("welcome.cipher_suite")
-	r.vector("welcome.secrets", func(r *reader) {
+func (m *welcome) parse(r *codec.Reader) {
+	m.cipherSuite = r.Uint16("welcome.cipher_suite")
+	r.Vector("welcome.secrets", func(r *codec.Reader) {
 		var s encryptedGroupSecrets
-		s.newMember = r.opaque("encrypted_group_secrets.new_member")
+		s.newMember = r.Opaque("encrypted_group_secrets.new_member")
 		s.secrets.parse(r)
 		m.secrets = append(m.secrets, s)
 	})
-	m.encryptedGroupInfo = r.opaque("welcome.encrypted_group_info")
+	m.encryptedGroupInfo = r.Opaque("welcome.encrypted_group_info")
 }
 
 // mlsMessage is an MLSMessage (Section 6) with its body still encoded for the
@@ -706,17 +708,17 @@ type mlsMessage struct {
 }
 
 func parseMLSMessage(b []byte) (*mlsMessage, error) {
-	r := &reader{b: b}
-	if v := r.u16("mls_message.version"); r.err == nil && v != mls10 {
+	r := codec.NewReader(b)
+	if v := r.Uint16("mls_message.version"); r.Err() == nil && v != mls10 {
 		return nil, fmt.Errorf("mls/group: MLSMessage.version: unsupported %d", v)
 	}
-	m := &mlsMessage{wireFormat: r.u16("mls_message.wire_format")}
-	if r.err != nil {
-		return nil, fmt.Errorf("mls/group: MLSMessage: %w", r.err)
+	m := &mlsMessage{wireFormat: r.Uint16("mls_message.wire_format")}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("mls/group: MLSMessage: %w", r.Err())
 	}
 	switch m.wireFormat {
 	case wireFormatPublic, wireFormatPrivate:
-		m.body = r.b
+		m.body = r.Fixed("mls_message.body", r.Len())
 		return m, nil
 	case wireFormatWelcome:
 		m.welcome = new(welcome)
@@ -728,18 +730,18 @@ func parseMLSMessage(b []byte) (*mlsMessage, error) {
 		m.keyPackage = new(keyPackage)
 		m.keyPackage.parse(r)
 	default:
-		return nil, fmt.Errorf("mls/group: MLSMessage.wire_format: %w %d", errEnum, m.wireFormat)
+		return nil, fmt.Errorf("mls/group: MLSMessage.wire_format: %w %d", codec.ErrBadEnum, m.wireFormat)
 	}
-	if err := r.done("mls_message"); err != nil {
+	if err := r.Finish("mls_message"); err != nil {
 		return nil, fmt.Errorf("mls/group: MLSMessage: %w", err)
 	}
 	return m, nil
 }
 
-func mlsMessageBytes(wireFormat uint16, body func(w *builder)) []byte {
-	var w builder
-	w.u16(mls10)
-	w.u16(wireFormat)
+func mlsMessageBytes(wireFormat uint16, body func(w *codec.Builder)) []byte {
+	var w codec.Builder
+	w.Uint16(mls10)
+	w.Uint16(wireFormat)
 	body(&w)
-	return w.b
+	return w.Bytes()
 }

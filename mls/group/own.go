@@ -2,6 +2,7 @@ package group
 
 import (
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
@@ -182,7 +183,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		if err != nil {
 			return nil, nil, err
 		}
-		msg = mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) })
+		msg = mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) })
 	} else if msg, err = g.protect(ac); err != nil {
 		return nil, nil, err
 	}
@@ -238,9 +239,9 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		if err != nil {
 			return nil, nil, err
 		}
-		var wb builder
+		var wb codec.Builder
 		w.marshal(&wb)
-		res.Welcome = mlsMessageBytes(wireFormatWelcome, func(b *builder) { b.raw(wb.b) })
+		res.Welcome = mlsMessageBytes(wireFormatWelcome, func(b *codec.Builder) { b.Raw(wb.Bytes()) })
 	}
 	joiner.Destroy()
 	return res, sc, nil
@@ -288,9 +289,9 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, priv
 	}
 	priv.Destroy()
 	up := new(updatePath)
-	r := &reader{b: wup.Marshal()}
+	r := codec.NewReader(wup.Marshal())
 	up.parse(r)
-	if err := r.done("update_path"); err != nil {
+	if err := r.Finish("update_path"); err != nil {
 		pend.Destroy()
 		return nil, nil, nil, err
 	}

@@ -2,6 +2,7 @@ package group
 
 import (
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
@@ -38,61 +39,61 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var w builder
-	w.u8(stateVersion)
-	w.u16(uint16(g.cs.ID()))
+	var w codec.Builder
+	w.Uint8(stateVersion)
+	w.Uint16(uint16(g.cs.ID()))
 	if g.cfg.EncryptHandshake {
-		w.u8(1)
+		w.Uint8(1)
 	} else {
-		w.u8(0)
+		w.Uint8(0)
 	}
-	w.opaque(g.ctxBytes)
-	w.opaque(g.tree.marshal())
-	w.u32(g.own)
-	w.opaque(g.sigPriv)
+	w.Opaque(g.ctxBytes)
+	w.Opaque(g.tree.marshal())
+	w.Uint32(g.own)
+	w.Opaque(g.sigPriv)
 	nodes := sortedKeys(g.privs)
-	w.vector(func(w *builder) {
+	w.Vector(func(w *codec.Builder) {
 		for _, n := range nodes {
-			w.u32(n)
-			w.opaque(g.privs[n].priv)
-			w.opaque(g.privs[n].pub)
+			w.Uint32(n)
+			w.Opaque(g.privs[n].priv)
+			w.Opaque(g.privs[n].pub)
 		}
 	})
 	es := g.secrets
 	for _, b := range [][]byte{es.SenderData.Bytes(), es.Exporter.Bytes(), es.EpochAuthenticator, es.External.Bytes(),
 		es.Confirmation.Bytes(), es.Membership.Bytes(), es.Resumption.Bytes(), es.Init.Bytes()} {
-		w.opaque(b)
+		w.Opaque(b)
 	}
-	w.opaque(st)
-	w.opaque(g.interim)
-	w.opaque(g.confTag)
-	w.vector(func(w *builder) {
+	w.Opaque(st)
+	w.Opaque(g.interim)
+	w.Opaque(g.confTag)
+	w.Vector(func(w *codec.Builder) {
 		for _, cp := range g.proposals {
-			w.opaque(cp.ref)
-			w.u8(uint8(cp.sender.Type))
-			w.u32(cp.sender.Index)
+			w.Opaque(cp.ref)
+			w.Uint8(uint8(cp.sender.Type))
+			w.Uint32(cp.sender.Index)
 			cp.prop.marshal(w)
 		}
 	})
-	w.vector(func(w *builder) {
+	w.Vector(func(w *codec.Builder) {
 		for _, ref := range sortedStrings(g.pendingUpdates) {
-			w.opaque([]byte(ref))
-			w.opaque(g.pendingUpdates[ref].priv)
-			w.opaque(g.pendingUpdates[ref].pub)
+			w.Opaque([]byte(ref))
+			w.Opaque(g.pendingUpdates[ref].priv)
+			w.Opaque(g.pendingUpdates[ref].pub)
 		}
 	})
 	epochs := sortedKeys64(g.resumption)
-	w.vector(func(w *builder) {
+	w.Vector(func(w *codec.Builder) {
 		for _, e := range epochs {
-			w.u64(e)
-			w.opaque(g.resumption[e])
+			w.Uint64(e)
+			w.Opaque(g.resumption[e])
 		}
 	})
-	w.u8(0)
-	w.optional(g.reinit != nil, func(w *builder) {
+	w.Uint8(0)
+	w.Optional(g.reinit != nil, func(w *codec.Builder) {
 		(&proposal{typ: propReInit, reinit: g.reinit}).marshal(w)
 	})
-	return w.b, nil
+	return w.Bytes(), nil
 }
 
 // UnmarshalGroup restores a Group saved by MarshalBinary. cfg supplies randomness,
@@ -106,69 +107,69 @@ func UnmarshalGroup(cfg Config, data []byte) (*Group, error) {
 }
 
 func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
-	r := &reader{b: clone(data)}
-	if v := r.u8("version"); r.err == nil && v != stateVersion {
+	r := codec.NewReader(clone(data))
+	if v := r.Uint8("version"); r.Err() == nil && v != stateVersion {
 		return nil, fmt.Errorf("unsupported state version %d", v)
 	}
-	s, err := suite.Lookup(suite.ID(r.u16("cipher_suite")))
-	if r.err != nil {
-		return nil, r.err
+	s, err := suite.Lookup(suite.ID(r.Uint16("cipher_suite")))
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if err != nil {
 		return nil, err
 	}
-	cfg.EncryptHandshake = r.u8("encrypt_handshake") == 1
+	cfg.EncryptHandshake = r.Uint8("encrypt_handshake") == 1
 	g := &Group{cfg: cfg, publicState: publicState{cs: s}, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	ctxR := &reader{b: r.opaque("group_context")}
+	ctxR := codec.NewReader(r.Opaque("group_context"))
 	var ctx groupContext
 	ctx.parse(ctxR)
-	if err := ctxR.done("group_context"); err != nil {
+	if err := ctxR.Finish("group_context"); err != nil {
 		return nil, err
 	}
 	g.setContext(ctx)
-	treeBytes := r.opaque("ratchet_tree")
-	g.own = r.u32("own_leaf")
-	g.sigPriv = r.opaque("signature_priv")
-	r.vector("node_keys", func(r *reader) {
-		n := r.u32("node")
-		g.privs[n] = keyPair{r.opaque("priv"), r.opaque("pub")}
+	treeBytes := r.Opaque("ratchet_tree")
+	g.own = r.Uint32("own_leaf")
+	g.sigPriv = r.Opaque("signature_priv")
+	r.Vector("node_keys", func(r *codec.Reader) {
+		n := r.Uint32("node")
+		g.privs[n] = keyPair{r.Opaque("priv"), r.Opaque("pub")}
 	})
 	raw := make([][]byte, 8)
 	for i := range raw {
-		raw[i] = r.opaque("epoch_secret")
+		raw[i] = r.Opaque("epoch_secret")
 	}
-	stBytes := r.opaque("secret_tree")
-	g.interim = r.opaque("interim_transcript_hash")
-	g.confTag = r.opaque("confirmation_tag")
-	r.vector("proposals", func(r *reader) {
-		cp := cachedProposal{ref: r.opaque("ref")}
-		cp.sender.Type = framing.SenderType(r.u8("sender_type"))
-		cp.sender.Index = r.u32("sender_index")
+	stBytes := r.Opaque("secret_tree")
+	g.interim = r.Opaque("interim_transcript_hash")
+	g.confTag = r.Opaque("confirmation_tag")
+	r.Vector("proposals", func(r *codec.Reader) {
+		cp := cachedProposal{ref: r.Opaque("ref")}
+		cp.sender.Type = framing.SenderType(r.Uint8("sender_type"))
+		cp.sender.Index = r.Uint32("sender_index")
 		cp.prop = new(proposal)
 		cp.prop.parse(r)
 		g.proposals = append(g.proposals, cp)
 	})
-	r.vector("pending_updates", func(r *reader) {
-		ref := string(r.opaque("ref"))
-		g.pendingUpdates[ref] = keyPair{r.opaque("priv"), r.opaque("pub")}
+	r.Vector("pending_updates", func(r *codec.Reader) {
+		ref := string(r.Opaque("ref"))
+		g.pendingUpdates[ref] = keyPair{r.Opaque("priv"), r.Opaque("pub")}
 	})
-	r.vector("resumption_psks", func(r *reader) {
-		e := r.u64("epoch")
-		g.resumption[e] = r.opaque("psk")
+	r.Vector("resumption_psks", func(r *codec.Reader) {
+		e := r.Uint64("epoch")
+		g.resumption[e] = r.Opaque("psk")
 	})
-	if r.u8("removed") != 0 {
-		r.fail("removed", errEnum)
+	if r.Uint8("removed") != 0 {
+		r.Fail("removed", codec.ErrBadEnum)
 	}
-	if r.optional("reinit") {
+	if r.Optional("reinit") {
 		var p proposal
 		p.parse(r)
 		if p.typ != propReInit {
-			r.fail("reinit", errEnum)
+			r.Fail("reinit", codec.ErrBadEnum)
 		}
 		g.reinit = p.reinit
 	}
-	if err := r.done("state"); err != nil {
+	if err := r.Finish("state"); err != nil {
 		return nil, err
 	}
 	if g.tree, err = parseRatchetTree(s, treeBytes); err != nil {
@@ -260,54 +261,54 @@ const publicStateVersion = 1
 // MarshalBinary encodes the server's view of the group (no secrets), so a delivery
 // service can store it and restore it with UnmarshalPublicGroup.
 func (p *PublicGroup) MarshalBinary() ([]byte, error) {
-	var w builder
-	w.u8(publicStateVersion)
-	w.u16(uint16(p.cs.ID()))
-	w.opaque(p.ctxBytes)
-	w.opaque(p.tree.marshal())
-	w.opaque(p.interim)
-	w.vector(func(w *builder) {
+	var w codec.Builder
+	w.Uint8(publicStateVersion)
+	w.Uint16(uint16(p.cs.ID()))
+	w.Opaque(p.ctxBytes)
+	w.Opaque(p.tree.marshal())
+	w.Opaque(p.interim)
+	w.Vector(func(w *codec.Builder) {
 		for _, cp := range p.proposals {
-			w.opaque(cp.ref)
-			w.u8(uint8(cp.sender.Type))
-			w.u32(cp.sender.Index)
+			w.Opaque(cp.ref)
+			w.Uint8(uint8(cp.sender.Type))
+			w.Uint32(cp.sender.Index)
 			cp.prop.marshal(w)
 		}
 	})
-	return w.b, nil
+	return w.Bytes(), nil
 }
 
 // UnmarshalPublicGroup restores a PublicGroup saved by MarshalBinary. The tree is
 // parsed strictly and must match the saved GroupContext's tree hash.
 func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
-	r := &reader{b: clone(data)}
-	if v := r.u8("version"); r.err == nil && v != publicStateVersion {
+	r := codec.NewReader(clone(data))
+	if v := r.Uint8("version"); r.Err() == nil && v != publicStateVersion {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: unsupported version %d", v)
 	}
-	id := r.u16("cipher_suite")
-	ctxBytes := r.opaque("group_context")
-	treeBytes := r.opaque("ratchet_tree")
-	interim := r.opaque("interim_transcript_hash")
+	id := r.Uint16("cipher_suite")
+	ctxBytes := r.Opaque("group_context")
+	treeBytes := r.Opaque("ratchet_tree")
+	interim := r.Opaque("interim_transcript_hash")
 	var props []cachedProposal
-	r.vector("proposals", func(r *reader) {
-		cp := cachedProposal{ref: r.opaque("ref")}
-		cp.sender.Type = framing.SenderType(r.u8("sender_type"))
-		cp.sender.Index = r.u32("sender_index")
+	r.Vector("proposals", func(r *codec.Reader) {
+		cp := cachedProposal{ref: r.Opaque("ref")}
+		cp.sender.Type = framing.SenderType(r.Uint8("sender_type"))
+		cp.sender.Index = r.Uint32("sender_index")
 		cp.prop = new(proposal)
 		cp.prop.parse(r)
 		props = append(props, cp)
 	})
-	if err := r.done("public_group"); err != nil {
+	if err := r.Finish("public_group"); err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
 	s, err := suite.Lookup(suite.ID(id))
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
-	cr := &reader{b: ctxBytes}
+	cr := codec.NewReader(ctxBytes)
 	var ctx groupContext
 	ctx.parse(cr)
-	if err := cr.done("group_context"); err != nil {
+	if err := cr.Finish("group_context"); err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
 	tree, err := parseRatchetTree(s, treeBytes)

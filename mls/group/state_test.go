@@ -2,6 +2,7 @@ package group
 
 import (
 	"bytes"
+	"github.com/daylight-im/daylight/mls/codec"
 	"testing"
 
 	"github.com/daylight-im/daylight/mls/framing"
@@ -114,7 +115,7 @@ func forge(t *testing.T, g *Group, c *commit, tag []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mlsMessageBytes(wireFormatPublic, func(w *builder) { w.raw(body) })
+	return mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) })
 }
 
 // realCommit returns bob's genuine full commit, decoded.

@@ -2,6 +2,7 @@ package group
 
 import (
 	"fmt"
+	"github.com/daylight-im/daylight/mls/codec"
 
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/tree"
@@ -67,10 +68,10 @@ func fromWireLeaf(wl *wire.LeafNode) (*leafNode, error) {
 	if b == nil {
 		b = wl.Marshal()
 	}
-	r := &reader{b: b}
+	r := codec.NewReader(b)
 	ln := new(leafNode)
 	ln.parse(r)
-	if err := r.done("leaf_node"); err != nil {
+	if err := r.Finish("leaf_node"); err != nil {
 		return nil, err
 	}
 	return ln, nil
