@@ -431,3 +431,10 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	b.count++
 	return true
 }
+
+// VerifyFranked verifies one franked message (a franking.Report encoding)
+// with the provider's stamp key, as the intake does (for exports kept on file).
+func (s *Service) VerifyFranked(b []byte) (VerifiedMessage, error) {
+	v, _, err := s.verify(b)
+	return v, err
+}
