@@ -10,6 +10,7 @@ import (
 	"github.com/daylight-im/daylight/bench/harness"
 	"github.com/daylight-im/daylight/mls/group"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 const cs = suite.X25519AES128GCMSHA256Ed25519
@@ -243,4 +244,24 @@ func (ad *adder) StateBytes(keep any) (int, error) {
 	}
 	b, err := g.MarshalBinary()
 	return len(b), err
+}
+
+// PathCiphertexts counts the HPKE ciphertexts in an update path A would send now.
+func (f *fixture) PathCiphertexts() (int, error) {
+	b, err := update(f.a)
+	if err != nil {
+		return 0, err
+	}
+	m, err := wire.ParseMLSMessage(b)
+	if err != nil {
+		return 0, err
+	}
+	if m.Public == nil || m.Public.Content.Commit == nil || m.Public.Content.Commit.Path == nil {
+		return 0, errors.New("daylight: not a PublicMessage commit with path")
+	}
+	k := 0
+	for _, n := range m.Public.Content.Commit.Path.Nodes {
+		k += len(n.EncryptedPathSecret)
+	}
+	return k, nil
 }

@@ -19,17 +19,26 @@ import (
 
 // Scenario names shared by the Go engines and the ts-mls script (bench/tsmls/bench.mjs).
 const (
-	WorstCreate     = "worst_create"     // update commit with path by A, worst-case tree
-	WorstProcess    = "worst_process"    // R processes it
-	BestCreate      = "best_create"      // update commit with path by A, best-case tree
-	BestProcess     = "best_process"     // R processes it
-	AddCommit       = "add_commit"       // one commit adding size-1 members (+ Welcome)
-	AddJoin         = "add_join"         // one new member joins from that Welcome
-	AppMessage      = "app_1kib"         // 1 KiB application message: protect (A) + unprotect (R)
-	HeapPerMember   = "heap_per_member"  // bytes of Go/JS heap retained by one member's state / size
-	StatePerMember  = "state_per_member" // serialized member state bytes / size (if the engine has one)
-	BestBuildSecond = "best_build_s"     // seconds spent building the best-case tree (informative)
+	WorstCreate     = "worst_create"      // update commit with path by A, worst-case tree
+	WorstProcess    = "worst_process"     // R processes it
+	BestCreate      = "best_create"       // update commit with path by A, best-case tree
+	BestProcess     = "best_process"      // R processes it
+	AddCommit       = "add_commit"        // one commit adding size-1 members (+ Welcome)
+	AddJoin         = "add_join"          // one new member joins from that Welcome
+	AppMessage      = "app_1kib"          // 1 KiB application message: protect (A) + unprotect (R)
+	HeapPerMember   = "heap_per_member"   // bytes of Go/JS heap retained by one member's state / size
+	StatePerMember  = "state_per_member"  // serialized member state bytes / size (if the engine has one)
+	BestBuildSecond = "best_build_s"      // seconds spent building the best-case tree (informative)
+	WorstCiphers    = "worst_ciphertexts" // HPKE ciphertexts in A's update path, worst case (shape check)
+	BestCiphers     = "best_ciphertexts"  // the same in the best case
 )
+
+// PathCounter is implemented by fixtures that can count the HPKE ciphertexts in A's
+// update path: the check that the worst and best cases have the intended tree shape
+// (size-1 and about log2(size) ciphertexts).
+type PathCounter interface {
+	PathCiphertexts() (int, error)
+}
 
 // Fixture is a group of Size members in the worst-case shape after NewWorst.
 type Fixture interface {
@@ -217,6 +226,13 @@ func Run(e Engine, o Options) *Report {
 				return
 			}
 			add(newResult(WorstCreate, n, "ms", runs))
+			if pc, ok := f.(PathCounter); ok {
+				if c, err := pc.PathCiphertexts(); err != nil {
+					fail(n, WorstCiphers, err)
+				} else {
+					add(newResult(WorstCiphers, n, "count", []float64{float64(c)}))
+				}
+			}
 			runs, err = timeOp(o.Reps, 1, f.PrepareProcess, f.ProcessUpdate)
 			if err != nil {
 				fail(n, WorstProcess, err)
@@ -251,6 +267,13 @@ func Run(e Engine, o Options) *Report {
 				return
 			}
 			add(newResult(BestCreate, n, "ms", runs))
+			if pc, ok := f.(PathCounter); ok {
+				if c, err := pc.PathCiphertexts(); err != nil {
+					fail(n, BestCiphers, err)
+				} else {
+					add(newResult(BestCiphers, n, "count", []float64{float64(c)}))
+				}
+			}
 			runs, err = timeOp(o.Reps, 1, f.PrepareProcess, f.ProcessUpdate)
 			if err != nil {
 				fail(n, BestProcess, err)

@@ -29,6 +29,8 @@ var rows = []struct{ scenario, label string }{
 	{AppMessage, "1 KiB application message protect + unprotect"},
 	{HeapPerMember, "heap per member of one member's state"},
 	{StatePerMember, "serialized state per member"},
+	{WorstCiphers, "(check: HPKE ciphertexts in A's path, worst case)"},
+	{BestCiphers, "(check: HPKE ciphertexts in A's path, best case)"},
 	{BestBuildSecond, "(time to build the best-case tree)"},
 }
 
@@ -51,6 +53,8 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.0f B", v)
 	case "s":
 		return fmt.Sprintf("%.1f s", v)
+	case "count":
+		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%g %s", v, unit)
 }
@@ -58,7 +62,7 @@ func formatValue(v float64, unit string) string {
 // format gives the median, and the best run in parentheses when there are several runs.
 func format(r Result) string {
 	s := formatValue(r.Median, r.Unit)
-	if len(r.Runs) > 1 && r.Unit != "bytes" {
+	if len(r.Runs) > 1 && r.Unit != "bytes" && r.Unit != "count" {
 		s += " (" + formatValue(r.Best, r.Unit) + ")"
 	}
 	return s

@@ -373,3 +373,20 @@ func (ad *adder) StateBytes(keep any) (int, error) {
 	b, err := g.MarshalState()
 	return len(b), err
 }
+
+// PathCiphertexts counts the HPKE ciphertexts in an update path A would send now.
+func (f *fixture) PathCiphertexts() (int, error) {
+	if err := f.ResetCreate(); err != nil {
+		return 0, err
+	}
+	staged, _, err := f.a.commit()
+	if err != nil {
+		return 0, err
+	}
+	defer f.a.g.DiscardPendingCommit()
+	k := 0
+	for _, n := range staged.Commit().Path.Nodes {
+		k += len(n.EncryptedPathSecrets)
+	}
+	return k, nil
+}

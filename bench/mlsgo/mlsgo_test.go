@@ -17,9 +17,18 @@ func TestScenarios(t *testing.T) {
 	want := map[string]bool{}
 	for _, x := range r.Results {
 		want[fmt.Sprint(x.Scenario, x.Size)] = true
+		// The tree shapes: one ciphertext per other member in the worst case, one per
+		// copath node (helper commit) in the best case.
+		if x.Scenario == harness.WorstCiphers && x.Median != float64(x.Size-1) {
+			t.Errorf("n=%d: worst case path has %v ciphertexts, want %d", x.Size, x.Median, x.Size-1)
+		}
+		if x.Scenario == harness.BestCiphers && x.Median != float64(len(harness.Helpers(x.Size))) {
+			t.Errorf("n=%d: best case path has %v ciphertexts, want %d", x.Size, x.Median, len(harness.Helpers(x.Size)))
+		}
 	}
 	for _, s := range []string{harness.WorstCreate, harness.WorstProcess, harness.BestCreate, harness.BestProcess,
-		harness.AddCommit, harness.AddJoin, harness.AppMessage, harness.HeapPerMember} {
+		harness.AddCommit, harness.AddJoin, harness.AppMessage, harness.HeapPerMember,
+		harness.WorstCiphers, harness.BestCiphers} {
 		for _, n := range []int{2, 5, 17} {
 			if !want[fmt.Sprint(s, n)] {
 				t.Errorf("no result for %s at n=%d", s, n)

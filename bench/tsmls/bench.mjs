@@ -77,8 +77,10 @@ async function join(kp, welcomeBytes) {
 
 async function update(state) {
   const r = await createCommit({ state, cipherSuite: impl }, { wireAsPublicMessage: true });
-  if (!r.commit.publicMessage?.content?.commit?.path) throw new Error("commit without path");
-  return { state: r.newState, commit: encodeMlsMessage(r.commit) };
+  const path = r.commit.publicMessage?.content?.commit?.path;
+  if (!path) throw new Error("commit without path");
+  const cts = path.nodes.reduce((k, n) => k + n.encryptedPathSecret.length, 0);
+  return { state: r.newState, commit: encodeMlsMessage(r.commit), cts };
 }
 
 async function processCommit(state, bytes) {
@@ -154,6 +156,7 @@ for (const n of sizes) {
     let A = bulk.state;
     let R = await join(kps[1], bulk.welcome);
     add(result("worst_create", n, "ms", await timeOp(reps, 1, null, () => update(A))));
+    add(result("worst_ciphertexts", n, "count", [(await update(A)).cts]));
     let pending;
     add(result("worst_process", n, "ms", await timeOp(reps, 1, async () => { pending = (await update(A)).commit; }, () => processCommit(R, pending))));
     const app = await timeOp(reps, 200, null, async () => {
@@ -181,6 +184,7 @@ for (const n of sizes) {
     for (const c of history) A = await processCommit(A, c);
     add(result("best_build_s", n, "s", [(performance.now() - t0) / 1000]));
     add(result("best_create", n, "ms", await timeOp(reps, 1, null, () => update(A))));
+    add(result("best_ciphertexts", n, "count", [(await update(A)).cts]));
     add(result("best_process", n, "ms", await timeOp(reps, 1, async () => { pending = (await update(A)).commit; }, () => processCommit(R, pending))));
   } catch (e) {
     const m = `n=${n}: ${e?.stack ?? e}`;
