@@ -96,7 +96,7 @@ func TestModerationConsoleInBrowser(t *testing.T) {
 	defer cancel()
 	shot := func(name string) {
 		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
