@@ -3,9 +3,9 @@ package group
 import (
 	"bytes"
 	"fmt"
-	"github.com/daylight-im/daylight/mls/codec"
 	"io"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"

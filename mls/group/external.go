@@ -3,8 +3,8 @@ package group
 import (
 	"bytes"
 	"fmt"
-	"github.com/daylight-im/daylight/mls/codec"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/suite"
 )

@@ -3,9 +3,9 @@ package group
 import (
 	"bytes"
 	"fmt"
-	"github.com/daylight-im/daylight/mls/codec"
 	"time"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/suite"
 )
 

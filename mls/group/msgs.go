@@ -1,8 +1,10 @@
 package group
 
-import "github.com/daylight-im/daylight/mls/codec"
+import (
+	"fmt"
 
-import "fmt"
+	"github.com/daylight-im/daylight/mls/codec"
+)
 
 // The RFC 9420 structs the group layer needs (Sections 5.3, 6, 7, 10, 12), with
 // strict Parse and canonical marshal. Re-marshalling a parsed value reproduces its

@@ -2,8 +2,8 @@ package group
 
 import (
 	"fmt"
-	"github.com/daylight-im/daylight/mls/codec"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"

@@ -2,9 +2,9 @@ package group
 
 import (
 	"bytes"
-	"github.com/daylight-im/daylight/mls/codec"
 	"testing"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/suite"
 )

@@ -2,8 +2,8 @@ package group
 
 import (
 	"fmt"
-	"github.com/daylight-im/daylight/mls/codec"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/tree"
 	"github.com/daylight-im/daylight/mls/treemath"
