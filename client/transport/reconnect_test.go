@@ -207,3 +207,25 @@ func TestReceiveStopsWhenRevoked(t *testing.T) {
 		t.Fatal("Receive kept retrying after revocation")
 	}
 }
+
+// TestConnCloseWithUndrainedPages: Close returns promptly even when nobody
+// drains Pages.
+func TestConnCloseWithUndrainedPages(t *testing.T) {
+	_, alice, bob, _, gid := newDropEnv(t)
+	ctx := context.Background()
+	cn, err := bob.Dial(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		alice.Send(ctx, dstest.Application(gid, 1, fmt.Appendf(nil, "u%d", i)))
+		time.Sleep(12 * time.Millisecond) // one frame each (PushDelay is 5 ms)
+	}
+	done := make(chan struct{})
+	go func() { cn.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close blocked behind undrained pages")
+	}
+}

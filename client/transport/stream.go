@@ -19,10 +19,12 @@ import (
 // Pages, sends are pipelined (each waits for its own receipt), acks are
 // frames. It does not reconnect; Receive does.
 type Conn struct {
-	c     *websocket.Conn
-	pages chan api.Page
-	done  chan struct{}
-	err   error // why the connection ended, set before done closes
+	c       *websocket.Conn
+	pages   chan api.Page
+	done    chan struct{}
+	closing chan struct{} // closed by Close: readLoop stops handing out pages
+	once    sync.Once
+	err     error // why the connection ended, set before done closes
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -58,7 +60,7 @@ func (c *Client) Dial(ctx context.Context, after uint64) (*Conn, error) {
 		return nil, fmt.Errorf("transport: websocket: %w", err)
 	}
 	ws.SetReadLimit(64 << 20)
-	cn := &Conn{c: ws, pages: make(chan api.Page, 16), done: make(chan struct{}), waiting: map[uint64]chan api.Frame{}}
+	cn := &Conn{c: ws, pages: make(chan api.Page, 16), done: make(chan struct{}), closing: make(chan struct{}), waiting: map[uint64]chan api.Frame{}}
 	// The first frame is "ready" (or an error).
 	_, b, err := ws.Read(ctx)
 	if err != nil {
@@ -95,7 +97,13 @@ func (cn *Conn) readLoop() {
 		switch f.Type {
 		case api.FrameDeliveries:
 			if f.Page != nil {
-				cn.pages <- *f.Page
+				select {
+				case cn.pages <- *f.Page:
+				case <-cn.closing:
+					cn.fail(errors.New("transport: connection closed"))
+					cn.c.CloseNow()
+					return
+				}
 			}
 		case api.FrameReceipt, api.FrameError:
 			cn.mu.Lock()
@@ -192,8 +200,10 @@ func (cn *Conn) Ack(ctx context.Context, cursor uint64) error {
 	return cn.write(ctx, api.Frame{Type: api.FrameAck, Cursor: cursor})
 }
 
-// Close closes the connection.
+// Close closes the connection (pages not yet taken from Pages are dropped;
+// they were not acked, so the server delivers them again).
 func (cn *Conn) Close() error {
+	cn.once.Do(func() { close(cn.closing) })
 	err := cn.c.Close(websocket.StatusNormalClosure, "")
 	<-cn.done
 	return err
@@ -322,6 +332,7 @@ func (c *Client) Receive(ctx context.Context, cfg ReceiveConfig) error {
 			cn.Close()
 			return he.err
 		}
+		cn.once.Do(func() { close(cn.closing) })
 		if ctx.Err() == nil {
 			failures++
 			state("reconnecting", err)
