@@ -39,6 +39,9 @@ type options struct {
 	keyDirEpoch  time.Duration
 	logOrigin    string
 	cpuProfile   string
+
+	logWitnesses        witnessList // --log-witness (witnesses.go)
+	logWitnessThreshold int
 }
 
 func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
@@ -69,6 +72,8 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.keyDir, "keydir", true, "run the key-transparency directory at /keydir/ (needs --access-log)")
 	fs.DurationVar(&o.keyDirEpoch, "keydir-epoch", 5*time.Second, "key directory epoch interval")
 	fs.StringVar(&o.logOrigin, "log-origin", "localhost/daylight-log", "access log checkpoint origin (set it to your public name before the first start; it is signed into every checkpoint)")
+	fs.Var(&o.logWitnesses, "log-witness", "a witness of the access log, as URL=vkey (repeatable; comma-separated in the environment); checkpoints are published only with --log-witness-threshold cosignatures")
+	fs.IntVar(&o.logWitnessThreshold, "log-witness-threshold", -1, "cosignatures a checkpoint needs before it is published (w of the --log-witness m); default: all of them")
 	fs.BoolVar(&o.fakeMLS, "testing-only-fake-mls", false, "TESTING ONLY: validate with ds/dstest's toy framing instead of MLS (load and crash tests)")
 	return fs
 }
@@ -120,6 +125,14 @@ func parseOptions(name string, args []string, getenv func(string) string, stderr
 				return nil, nil, fmt.Errorf("config file %s: unknown setting %q", o.config, k)
 			}
 			if set[k] {
+				continue
+			}
+			if list, ok := v.([]any); ok { // repeatable flags (log-witness): one Set per item
+				for _, item := range list {
+					if err := fs.Set(k, fmt.Sprint(item)); err != nil {
+						return nil, nil, fmt.Errorf("config file %s: %s: %w", o.config, k, err)
+					}
+				}
 				continue
 			}
 			if err := fs.Set(k, fmt.Sprint(v)); err != nil {

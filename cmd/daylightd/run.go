@@ -21,7 +21,7 @@ import (
 	"github.com/daylight-im/daylight/store/sqlite"
 )
 
-const usage = `usage: daylightd [serve|check] [flags]   (daylightd -h for flags)`
+const usage = `usage: daylightd [serve|check|log-key] [flags]   (daylightd -h for flags)`
 
 // run is daylightd without the process: args without the program name.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -45,6 +45,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return check(ctx, o, stdout)
+	case "log-key":
+		o, _, err := parseOptions("daylightd log-key", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return logKey(o, stdout)
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -181,8 +187,16 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if o.accessLog {
 		// Not the signal context: the log's goroutines must outlive SIGTERM
 		// until everything that appends to it has stopped (al.Close).
-		al, err := tlog.Open(context.WithoutCancel(ctx), tlog.Config{Dir: filepath.Join(o.data, "log"), Origin: o.logOrigin, Logger: log})
+		witnesses, threshold, err := logWitnesses(o)
 		if err != nil {
+			return err
+		}
+		al, err := tlog.Open(context.WithoutCancel(ctx), tlog.Config{Dir: filepath.Join(o.data, "log"), Origin: o.logOrigin, Logger: log,
+			Witnesses: witnesses, WitnessThreshold: threshold})
+		if err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		if err := writeLogVKey(o, al.VKey()); err != nil {
 			return fmt.Errorf("access log: %w", err)
 		}
 		defer func() {
@@ -191,7 +205,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			al.Close(cctx)
 		}()
 		logHandler = http.StripPrefix("/log", al.Handler())
-		logNote = "access log at /log/ (verifier key " + al.VKey() + ")"
+		logNote = describeLog(al.VKey(), witnesses, threshold)
 		if o.keyDir {
 			kd, err := openKeyDirectory(context.WithoutCancel(ctx), o, al, log)
 			if err != nil {
