@@ -56,6 +56,9 @@ func (s *Server) routes() {
 	if s.cfg.KeyDirHandler != nil {
 		m.Handle(api.PathKeyDir, s.cfg.KeyDirHandler)
 	}
+	for pattern, h := range s.cfg.Mounts {
+		m.Handle(pattern, h)
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

@@ -30,6 +30,10 @@ type Config struct {
 	// transparency). Both receive the full path.
 	LogHandler    http.Handler
 	KeyDirHandler http.Handler
+	// Mounts are further handlers by ServeMux pattern (e.g. "/transparency/",
+	// "/intake/v1/", "POST /v1/log/append"), mounted as given: they receive
+	// the full path and do their own authentication and limits.
+	Mounts map[string]http.Handler
 
 	// MaxJSONBytes bounds control (JSON) request bodies; default 4 MiB (a
 	// batch of 100 post-quantum KeyPackages in base64 fits).
