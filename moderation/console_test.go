@@ -256,3 +256,62 @@ func TestConsoleExportLogged(t *testing.T) {
 		t.Fatalf("audit chain: %d %v", n, err)
 	}
 }
+
+// TestConsoleActions: warn, revoke device and dismiss through the console
+// take effect (warning stored, the DS revokes the stamped device, status
+// changes) and are audited.
+func TestConsoleActions(t *testing.T) {
+	w := newWorld(t, true)
+	w.moderators()
+	id := w.reportOne(t)
+	bob, carol, mallory := w.users["bob"], w.users["carol"], w.users["mallory"]
+	status, body := w.postReport(carol, moderation.ReportRequest{Message: marshal(t, carol.find("hello everyone").report), Reason: "spam"})
+	if status != 201 {
+		t.Fatalf("second report: %d %v", status, body)
+	}
+	id2 := body["id"].(string)
+	b := w.browser()
+	csrf := b.login("mo", "mo-correct-horse")
+	for _, step := range []struct{ path, note string }{
+		{"/moderation/reports/" + id + "/warn", "stop threatening people"},
+		{"/moderation/reports/" + id + "/revoke", ""},
+		{"/moderation/reports/" + id2 + "/dismiss", ""},
+	} {
+		if status, _, hdr := b.post(step.path, url.Values{"csrf": {csrf}, "note": {step.note}}); status != http.StatusSeeOther {
+			t.Fatalf("%s: %d %v", step.path, status, hdr)
+		}
+	}
+	ws, err := w.mod.Warnings(w.ctx, "mallory")
+	if err != nil || len(ws) != 1 || ws[0].Text != "stop threatening people" || ws[0].Report != id {
+		t.Fatalf("warnings %+v %v", ws, err)
+	}
+	d, err := w.ds.Device(w.ctx, mallory.p.Device)
+	if err != nil || d.Active() {
+		t.Fatalf("mallory's device after revoke: %+v %v", d, err)
+	}
+	if _, err := w.ds.Authorize(w.ctx, mallory.token); err == nil {
+		t.Fatal("revoked device's token still works")
+	}
+	if err := w.send(bob, "family", "is she gone?"); err != nil {
+		t.Fatalf("others keep sending: %v", err)
+	}
+	r1, _ := w.store.Report(w.ctx, id)
+	r2, _ := w.store.Report(w.ctx, id2)
+	if r1.Status != moderation.StatusActioned || r2.Status != moderation.StatusDismissed {
+		t.Fatalf("statuses %v %v", r1.Status, r2.Status)
+	}
+	_, page, _ := b.get("/moderation/reports?status=dismissed")
+	if !strings.Contains(page, id2) || strings.Contains(page, id) {
+		t.Fatal("dismissed filter shows the wrong reports")
+	}
+	es, _ := w.store.Audit(w.ctx, 0, 100)
+	var acts []string
+	for _, e := range es {
+		if e.Moderator == "mo" {
+			acts = append(acts, e.Action)
+		}
+	}
+	if strings.Join(acts, ",") != "login,warn,revoke-device,dismiss" {
+		t.Fatalf("audit %v", acts)
+	}
+}

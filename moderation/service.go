@@ -300,24 +300,33 @@ func (s *Service) Warnings(ctx context.Context, username string) ([]Warning, err
 	return s.st.Warnings(ctx, username)
 }
 
-// AddModerator creates a moderator account: the function behind
-// `daylightd moderator add` (docs/moderation.md). It is audited as done by
-// "bootstrap" (or by the acting admin, when called from the console).
+// AddModerator creates a moderator account, audited as done by `by` (the
+// acting admin, or "bootstrap" from the command line).
 func (s *Service) AddModerator(ctx context.Context, by, name, password string, role Role) error {
+	s.audMu.Lock()
+	defer s.audMu.Unlock()
+	return AddModerator(ctx, s.st, s.rand, s.now(), by, name, password, role)
+}
+
+// AddModerator creates a moderator directly in a Store, without a running
+// Service: the function behind `daylightd moderator add` (see
+// ModeratorCommand). It hashes the password with Argon2id and appends the
+// creation to the audit trail.
+func AddModerator(ctx context.Context, st Store, rand io.Reader, now time.Time, by, name, password string, role Role) error {
 	if err := validName(name); err != nil {
 		return err
 	}
 	if role < RoleViewer || role > RoleAdmin {
 		return fmt.Errorf("moderation: role %d: %w", role, ErrInvalidInput)
 	}
-	h, err := hashPassword(s.rand, password)
+	h, err := hashPassword(rand, password)
 	if err != nil {
 		return err
 	}
-	if err := s.st.AddModerator(ctx, Moderator{Name: name, Role: role, PasswordHash: h, Created: s.now()}); err != nil {
+	if err := st.AddModerator(ctx, Moderator{Name: name, Role: role, PasswordHash: h, Created: now}); err != nil {
 		return err
 	}
-	return s.audit(ctx, by, "moderator-add", name, "role "+role.String())
+	return appendAudit(ctx, st, now, by, "moderator-add", name, "role "+role.String())
 }
 
 func validName(n string) error {
@@ -336,14 +345,21 @@ func validName(n string) error {
 func (s *Service) audit(ctx context.Context, moderator, action, target, detail string) error {
 	s.audMu.Lock()
 	defer s.audMu.Unlock()
-	last, err := s.st.LastAudit(ctx)
+	return appendAudit(ctx, s.st, s.now(), moderator, action, target, detail)
+}
+
+// appendAudit extends the chain after its last entry. The store refuses an
+// entry that does not extend the last one, so a concurrent writer (another
+// replica, the bootstrap command) makes this fail rather than fork the chain.
+func appendAudit(ctx context.Context, st Store, now time.Time, moderator, action, target, detail string) error {
+	last, err := st.LastAudit(ctx)
 	if err != nil {
 		return err
 	}
-	e := AuditEntry{Seq: last.Seq + 1, Time: s.now().UTC(), Moderator: moderator, Action: action,
+	e := AuditEntry{Seq: last.Seq + 1, Time: now.UTC(), Moderator: moderator, Action: action,
 		Target: target, Detail: detail, PrevHash: last.Hash}
 	e.Hash = auditHash(e)
-	if err := s.st.AppendAudit(ctx, e); err != nil {
+	if err := st.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("moderation: audit: %w", err)
 	}
 	return nil
