@@ -139,6 +139,13 @@ func (s *Service) sendHandshake(ctx context.Context, p Principal, env Envelope, 
 			return Receipt{}, fmt.Errorf("ds: group: %w", err)
 		}
 		if env.Epoch < g.Epoch {
+			// A client whose answer was lost resends the same bytes after its
+			// commit moved the epoch on: tell it the message was accepted.
+			if ok, err := s.store.Accepted(ctx, env.GroupID, sha256.Sum256(msg)); err != nil {
+				return Receipt{}, fmt.Errorf("ds: replay check: %w", err)
+			} else if ok {
+				return Receipt{}, fmt.Errorf("ds: handshake message already accepted: %w", ErrReplay)
+			}
 			return Receipt{}, fmt.Errorf("ds: message for epoch %d, group is at epoch %d: %w", env.Epoch, g.Epoch, ErrStaleEpoch)
 		}
 		if env.Epoch > g.Epoch {

@@ -108,6 +108,9 @@ type GroupStore interface {
 	Group(ctx context.Context, id []byte) (Group, error)
 	// GroupMembers lists the devices with an open membership, by ID.
 	GroupMembers(ctx context.Context, id []byte) ([]DeviceID, error)
+	// Accepted reports whether a message with this SHA-256 digest is retained
+	// in the group's log (so a resent message can be told apart from a stale one).
+	Accepted(ctx context.Context, groupID []byte, digest [32]byte) (bool, error)
 	// AppendBatch accepts a batch in one transaction. Each item succeeds or
 	// fails on its own (Err), in order: a later item sees the effect of earlier
 	// ones. It returns a non-nil error (and no results) only if the transaction

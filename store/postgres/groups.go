@@ -73,6 +73,19 @@ func (s *Store) Group(ctx context.Context, id []byte) (ds.Group, error) {
 	return g, nil
 }
 
+// Accepted implements ds.GroupStore.
+func (s *Store) Accepted(ctx context.Context, groupID []byte, digest [32]byte) (bool, error) {
+	var ok bool
+	err := s.pool.with(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM messages m JOIN groups g ON m.group_pk = g.pk
+			WHERE g.group_id = $1 AND m.digest = $2)`, groupID, digest[:]).Scan(&ok)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store/postgres: accepted: %w", err)
+	}
+	return ok, nil
+}
+
 // GroupMembers implements ds.GroupStore.
 func (s *Store) GroupMembers(ctx context.Context, id []byte) ([]ds.DeviceID, error) {
 	var out []ds.DeviceID

@@ -58,6 +58,17 @@ func (s *Store) Group(ctx context.Context, id []byte) (ds.Group, error) {
 	return g, err
 }
 
+// Accepted implements ds.GroupStore.
+func (s *Store) Accepted(ctx context.Context, groupID []byte, digest [32]byte) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM messages m JOIN groups g ON m.group_pk = g.pk
+		WHERE g.group_id = ? AND m.digest = ?`, groupID, digest[:]).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store/sqlite: accepted: %w", err)
+	}
+	return n > 0, nil
+}
+
 // GroupMembers implements ds.GroupStore.
 func (s *Store) GroupMembers(ctx context.Context, id []byte) ([]ds.DeviceID, error) {
 	var out []ds.DeviceID

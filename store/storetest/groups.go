@@ -170,6 +170,18 @@ func testReplayedMessage(t *testing.T, e *env) {
 	_, err = e.svc.Send(e.ctx, bp, msg, nil)
 	wantErr(t, "message replayed by another member", err, ds.ErrReplay)
 	e.unchanged(t, "replay", before, gid, ap, bp)
+
+	// A commit whose answer was lost is resent after it moved the epoch on:
+	// the answer is "replay" (accepted), not "stale epoch".
+	commit := dstest.Commit(gid, epoch, alice, nil)
+	_, err = e.svc.Send(e.ctx, ap, commit, nil)
+	must(t, "commit", err)
+	before = e.snap(t, gid, ap, bp)
+	_, err = e.svc.Send(e.ctx, ap, commit, nil)
+	wantErr(t, "resent accepted commit", err, ds.ErrReplay)
+	_, err = e.svc.Send(e.ctx, bp, dstest.Commit(gid, epoch, bob, nil), nil)
+	wantErr(t, "a different commit for the old epoch", err, ds.ErrStaleEpoch)
+	e.unchanged(t, "resent commit", before, gid, ap, bp)
 }
 
 func testRemovedMember(t *testing.T, e *env) {
