@@ -34,9 +34,13 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// artifacts is where screenshots go: DAYLIGHT_ARTIFACTS, else a temp dir.
+// artifacts is where screenshots go: DAYLIGHT_ARTIFACTS (or DAYLIGHT_SCREENSHOTS)
+// plus /moderation, else a temp dir.
 func artifacts(t *testing.T) string {
 	dir := os.Getenv("DAYLIGHT_ARTIFACTS")
+	if dir == "" {
+		dir = os.Getenv("DAYLIGHT_SCREENSHOTS") // the name other browser tests use
+	}
 	if dir == "" {
 		return t.TempDir()
 	}
