@@ -42,6 +42,11 @@ type options struct {
 
 	logWitnesses        witnessList // --log-witness (witnesses.go)
 	logWitnessThreshold int
+	publicURL           string // lawful access (public.go, logappend.go)
+	agreements          string
+	adminAddr           string
+	providerKey         string
+	logWriters          string
 }
 
 func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
@@ -74,6 +79,10 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.logOrigin, "log-origin", "localhost/daylight-log", "access log checkpoint origin (set it to your public name before the first start; it is signed into every checkpoint)")
 	fs.Var(&o.logWitnesses, "log-witness", "a witness of the access log, as URL=vkey (repeatable; comma-separated in the environment); checkpoints are published only with --log-witness-threshold cosignatures")
 	fs.IntVar(&o.logWitnessThreshold, "log-witness-threshold", -1, "cosignatures a checkpoint needs before it is published (w of the --log-witness m); default: all of them")
+	fs.StringVar(&o.publicURL, "public-url", "", "public base URL of this server (e.g. https://daylight.example), for the transparency report's links; default: the listening URL")
+	fs.StringVar(&o.agreements, "agreements", "", "intake agreements file (JSON, docs/intake.md); without it /intake/v1/ answers 503 \"no agreements configured\"")
+	fs.StringVar(&o.adminAddr, "admin-addr", "", "loopback host:port of the operator API (intake admin: answer, refuse, send to trustees); default off")
+	fs.StringVar(&o.providerKey, "provider-key", "", "file holding the provider's Ed25519 signing key seed for intake answers (created if missing); default <data>/provider-signing.key")
 	fs.BoolVar(&o.fakeMLS, "testing-only-fake-mls", false, "TESTING ONLY: validate with ds/dstest's toy framing instead of MLS (load and crash tests)")
 	return fs
 }

@@ -184,6 +184,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	var logHandler http.Handler
 	var logNote, kdNote string
 	var kdHandler http.Handler
+	var mounts map[string]http.Handler // lawful access (public.go)
+	var laNotes []string
 	if o.accessLog {
 		// Not the signal context: the log's goroutines must outlive SIGTERM
 		// until everything that appends to it has stopped (al.Close).
@@ -217,9 +219,15 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			kdNote = kd.note
 			go func() { kd.publish(mctx, o.keyDirEpoch, log); close(published) }()
 		}
+		la, err := openLawfulAccess(o, al, svc, witnesses, threshold, ln.Addr(), log)
+		if err != nil {
+			return err
+		}
+		defer la.close()
+		mounts, laNotes = la.mounts, la.notes
 	}
 	srv, err := server.New(server.Config{
-		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler,
+		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler, Mounts: mounts,
 		WebSocketOrigins: splitList(o.wsOrigins), PushDelay: o.pushDelay,
 		PerIP:      &server.Rate{PerSecond: o.rateIP, Burst: int(2 * o.rateIP)},
 		PerAccount: &server.Rate{PerSecond: o.rateAccount, Burst: int(2 * o.rateAccount)},
@@ -249,6 +257,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	if kdNote != "" {
 		fmt.Fprintf(stdout, "daylightd: %s\n", kdNote)
+	}
+	for _, n := range laNotes {
+		fmt.Fprintf(stdout, "daylightd: %s\n", n)
 	}
 	log.Info("daylightd started", "url", url, "database", where)
 
