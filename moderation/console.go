@@ -238,12 +238,18 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := c.s.st.Moderator(r.Context(), name)
+	select {
+	case c.s.kdf <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
 	ok := err == nil && checkPassword(m.PasswordHash, pw)
 	if err != nil {
 		checkPassword(dummyHash, pw) // same cost whether or not the name exists
 	}
+	<-c.s.kdf
 	if !ok {
-		c.s.audit(r.Context(), name, "login-failed", "", "")
+		c.s.audit(r.Context(), short64(name), "login-failed", "", "")
 		again(http.StatusUnauthorized, "Wrong name or password.")
 		return
 	}
@@ -352,6 +358,14 @@ func (c *console) report(w http.ResponseWriter, r *http.Request, sess *session) 
 	p.Flash = flashes[r.URL.Query().Get("done")]
 	p.Data = reportData{R: rep, Suspended: susp, Warnings: warns}
 	c.render(w, http.StatusOK, "report.html", p)
+}
+
+// short64 bounds an untrusted name before it is written to the audit trail.
+func short64(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 func short(s string) string {

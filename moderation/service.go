@@ -76,6 +76,10 @@ type Service struct {
 
 	suspMu    sync.Mutex
 	suspCache map[string]suspEntry
+
+	// kdf bounds concurrent Argon2id evaluations (64 MiB each), so a burst
+	// of sign-in attempts cannot exhaust memory.
+	kdf chan struct{}
 }
 
 // New returns a Service.
@@ -112,6 +116,7 @@ func New(cfg Config) (*Service, error) {
 		limit:     newLimiter(cfg.ReportsPerHour, time.Hour),
 		logins:    newLimiter(5, 15*time.Minute),
 		suspCache: map[string]suspEntry{},
+		kdf:       make(chan struct{}, 2),
 	}, nil
 }
 
