@@ -20,9 +20,8 @@ func testStampDelivered(t *testing.T, e *env) {
 		{GroupID: gid, Kind: ds.KindApplication, Sender: alice.Device, Epoch: epoch, Data: m2, Digest: digest(m2), SenderMustBeMember: true, Received: e.clock.Now()},
 	})
 	must(t, "AppendBatch", err)
-	for i, r := range res {
+	for _, r := range res {
 		must(t, "AppendBatch item", r.Err)
-		_ = i
 	}
 	var got [][]byte
 	for _, d := range e.drain(t, bp, 10) {
