@@ -20,6 +20,7 @@ import (
 	"github.com/daylight-im/daylight/intake"
 	"github.com/daylight-im/daylight/intake/dsholdings"
 	"github.com/daylight-im/daylight/report"
+	"github.com/daylight-im/daylight/server"
 )
 
 // Lawful-access files in the data directory.
@@ -70,6 +71,16 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 			LogKey: al.VKey(), Witnesses: wkeys, Threshold: threshold, Policy: "policy"},
 	})
 	la.notes = append(la.notes, "transparency report at /transparency/ (recomputed from the log every 10 s)")
+
+	// Log append for trustees and the authority (docs/trustee.md).
+	if o.logWriters != "" {
+		writers, err := loadLogWriters(o)
+		if err != nil {
+			return nil, err
+		}
+		la.mounts[server.PathLogAppend] = server.NewLogAppendHandler(server.LogAppendConfig{Log: al, Writers: writers, Logger: log})
+		la.notes = append(la.notes, fmt.Sprintf("log append at %s for %d writers (--log-writers)", server.PathLogAppend, len(writers)))
+	}
 
 	// The provider's signing key for non-content answers.
 	seed, err := loadOrCreateKey(providerKeyPath(o), func() []byte {

@@ -21,7 +21,7 @@ import (
 	"github.com/daylight-im/daylight/store/sqlite"
 )
 
-const usage = `usage: daylightd [serve|check|log-key] [flags]   (daylightd -h for flags)`
+const usage = `usage: daylightd [serve|check|log-key|log-writer] [flags]   (daylightd -h for flags)`
 
 // run is daylightd without the process: args without the program name.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -51,6 +51,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return logKey(o, stdout)
+	case "log-writer":
+		o, rest, err := parseOptions("daylightd log-writer", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return logWriter(o, rest, stdout)
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
