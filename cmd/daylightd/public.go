@@ -148,6 +148,21 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 	return la, nil
 }
 
+// needsAccessLog refuses lawful-access and witness settings with
+// --access-log=false, where they would be silently ignored.
+func needsAccessLog(o *options) error {
+	if o.accessLog {
+		return nil
+	}
+	for flag, set := range map[string]bool{"--log-witness": len(o.logWitnesses) > 0, "--agreements": o.agreements != "",
+		"--admin-addr": o.adminAddr != "", "--log-writers": o.logWriters != ""} {
+		if set {
+			return fmt.Errorf("%s needs the access log (--access-log=false given)", flag)
+		}
+	}
+	return nil
+}
+
 // close stops the operator listener.
 func (la *lawfulAccess) close() {
 	if la == nil || la.admin == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -174,6 +175,18 @@ func TestWitnessedAccessLog(t *testing.T) {
 	if n := strings.Count(string(raw), "\n— "); n < 3 {
 		t.Fatalf("checkpoint has %d signature lines, want log + 2 witnesses:\n%s", n, raw)
 	}
+	// The transparency page prints the verification command with the
+	// witnesses and threshold the log runs with.
+	resp, err = http.Get(url + "/transparency/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	p := html.UnescapeString(string(page))
+	if !strings.Contains(p, "--witness '"+w1+"'") || !strings.Contains(p, "--witness '"+w2+"'") || !strings.Contains(p, "--threshold 2") {
+		t.Fatalf("the transparency page does not name the witnesses and threshold (%d, %d bytes)", resp.StatusCode, len(page))
+	}
 	// A policy that requires a witness the log does not use refuses it.
 	_, other := startWitness(t, "witness.test/other", logVKey)
 	strict, _ := accesslog.NewCheckpointPolicy(testOrigin, logVKey, []string{other}, 1)
@@ -196,6 +209,7 @@ func TestWitnessFlagsRefused(t *testing.T) {
 		{[]string{"--log-witness", w, "--log-witness-threshold", "0"}, "unwitnessed"},
 		{[]string{"--log-witness", w, "--log-witness", w}, "given twice"},
 		{[]string{"--log-witness", "http://127.0.0.1:1"}, "URL=vkey"},
+		{[]string{"--log-witness", w, "--access-log=false"}, "needs the access log"},
 	} {
 		args := append([]string{"--addr", "127.0.0.1:0", "--insecure-http", "--data", t.TempDir()}, tc.args...)
 		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
