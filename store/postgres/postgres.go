@@ -160,6 +160,22 @@ var migrations = []string{
 		PRIMARY KEY (blob, idx));`,
 	// 2: franking stamps of application messages (ds.Append.Stamp).
 	`ALTER TABLE messages ADD COLUMN stamp BYTEA;`,
+	// 3: escrow record candidates per (group, epoch) and who uploaded them
+	// (ds.EscrowStore, store/postgres/escrow.go).
+	`CREATE TABLE escrow_records (
+		group_id BYTEA NOT NULL,
+		epoch BIGINT NOT NULL,
+		record_id BYTEA NOT NULL,
+		record BYTEA NOT NULL,
+		first_us BIGINT NOT NULL,
+		PRIMARY KEY (group_id, epoch, record_id));
+	CREATE TABLE escrow_uploads (
+		group_id BYTEA NOT NULL,
+		epoch BIGINT NOT NULL,
+		device BIGINT NOT NULL,
+		record_id BYTEA NOT NULL,
+		at_us BIGINT NOT NULL,
+		PRIMARY KEY (group_id, epoch, device));`,
 }
 
 // migrate applies pending migrations under an advisory lock, so replicas

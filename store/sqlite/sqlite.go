@@ -209,6 +209,22 @@ var migrations = []string{
 		PRIMARY KEY (blob, idx)) WITHOUT ROWID;`,
 	// 3: franking stamps of application messages (ds.Append.Stamp).
 	`ALTER TABLE messages ADD COLUMN stamp BLOB;`,
+	// 4: escrow record candidates per (group, epoch) and who uploaded them
+	// (ds.EscrowStore, store/sqlite/escrow.go).
+	`CREATE TABLE escrow_records (
+		group_id BLOB NOT NULL,
+		epoch INTEGER NOT NULL,
+		record_id BLOB NOT NULL,
+		record BLOB NOT NULL,
+		first_us INTEGER NOT NULL,
+		PRIMARY KEY (group_id, epoch, record_id)) WITHOUT ROWID;
+	CREATE TABLE escrow_uploads (
+		group_id BLOB NOT NULL,
+		epoch INTEGER NOT NULL,
+		device INTEGER NOT NULL,
+		record_id BLOB NOT NULL,
+		at_us INTEGER NOT NULL,
+		PRIMARY KEY (group_id, epoch, device)) WITHOUT ROWID;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

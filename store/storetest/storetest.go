@@ -77,6 +77,7 @@ var cases = []struct {
 	{"Blobs", testBlobs},
 	{"RevokeEndsDelivery", testRevokeEndsDelivery},
 	{"StampDelivered", testStampDelivered},
+	{"EscrowRecords", testEscrowRecords},
 }
 
 // clock is a settable clock.

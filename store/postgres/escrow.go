@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/daylight-im/daylight/ds"
+	"github.com/jackc/pgx/v5"
+)
+
+var _ ds.EscrowStore = (*Store)(nil)
+
+// PutEscrowRecord implements ds.EscrowStore.
+func (s *Store) PutEscrowRecord(ctx context.Context, u ds.EscrowUpload) (bool, error) {
+	var created bool
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		created = false
+		// Serialize uploads of one (group, epoch) so that the one-candidate-
+		// per-device rule holds under concurrent uploads from replicas.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(encode($1::bytea, 'hex') || '/' || $2::text, 0))`,
+			u.GroupID, int64(u.Epoch)); err != nil {
+			return fmt.Errorf("store/postgres: escrow lock: %w", err)
+		}
+		var have []byte
+		err := tx.QueryRow(ctx, `SELECT record_id FROM escrow_uploads WHERE group_id = $1 AND epoch = $2 AND device = $3`,
+			u.GroupID, int64(u.Epoch), int64(u.Uploader)).Scan(&have)
+		switch {
+		case err == nil:
+			if !bytes.Equal(have, u.ID[:]) {
+				return fmt.Errorf("store/postgres: escrow record: device %d already has another candidate for epoch %d: %w", u.Uploader, u.Epoch, ds.ErrConflict)
+			}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO escrow_records (group_id, epoch, record_id, record, first_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+			u.GroupID, int64(u.Epoch), u.ID[:], u.Record, us(u.At))
+		if err != nil {
+			return fmt.Errorf("store/postgres: insert escrow record: %w", err)
+		}
+		created = tag.RowsAffected() == 1
+		if _, err := tx.Exec(ctx, `INSERT INTO escrow_uploads (group_id, epoch, device, record_id, at_us) VALUES ($1, $2, $3, $4, $5)`,
+			u.GroupID, int64(u.Epoch), int64(u.Uploader), u.ID[:], us(u.At)); err != nil {
+			return fmt.Errorf("store/postgres: insert escrow upload: %w", err)
+		}
+		return nil
+	})
+	return created, err
+}
+
+// EscrowRecords implements ds.EscrowStore.
+func (s *Store) EscrowRecords(ctx context.Context, groupID []byte, epoch uint64) ([]ds.EscrowCandidate, error) {
+	var out []ds.EscrowCandidate
+	err := s.read(ctx, func(tx pgx.Tx) error {
+		out = []ds.EscrowCandidate{}
+		rows, err := tx.Query(ctx, `SELECT r.record_id, r.record, r.first_us, u.device FROM escrow_records r
+			JOIN escrow_uploads u ON u.group_id = r.group_id AND u.epoch = r.epoch AND u.record_id = r.record_id
+			WHERE r.group_id = $1 AND r.epoch = $2 ORDER BY r.first_us, r.record_id, u.device`, groupID, int64(epoch))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, rec []byte
+			var first, dev int64
+			if err := rows.Scan(&id, &rec, &first, &dev); err != nil {
+				return err
+			}
+			if len(id) != 32 {
+				return fmt.Errorf("store/postgres: escrow record id of %d bytes", len(id))
+			}
+			if n := len(out); n > 0 && bytes.Equal(out[n-1].ID[:], id) {
+				out[n-1].Uploaders = append(out[n-1].Uploaders, ds.DeviceID(dev))
+				continue
+			}
+			c := ds.EscrowCandidate{Record: rec, First: fromUS(first), Uploaders: []ds.DeviceID{ds.DeviceID(dev)}}
+			copy(c.ID[:], id)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,84 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/daylight-im/daylight/ds"
+)
+
+var _ ds.EscrowStore = (*Store)(nil)
+
+// PutEscrowRecord implements ds.EscrowStore.
+func (s *Store) PutEscrowRecord(ctx context.Context, u ds.EscrowUpload) (bool, error) {
+	var created bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var have []byte
+		err := tx.QueryRowContext(ctx, `SELECT record_id FROM escrow_uploads WHERE group_id = ? AND epoch = ? AND device = ?`,
+			u.GroupID, int64(u.Epoch), int64(u.Uploader)).Scan(&have)
+		switch {
+		case err == nil:
+			if !bytes.Equal(have, u.ID[:]) {
+				return fmt.Errorf("store/sqlite: escrow record: device %d already has another candidate for epoch %d: %w", u.Uploader, u.Epoch, ds.ErrConflict)
+			}
+			return nil // the same upload again
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO escrow_records (group_id, epoch, record_id, record, first_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			u.GroupID, int64(u.Epoch), u.ID[:], u.Record, us(u.At))
+		if err != nil {
+			return fmt.Errorf("store/sqlite: insert escrow record: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		if _, err := tx.ExecContext(ctx, `INSERT INTO escrow_uploads (group_id, epoch, device, record_id, at_us) VALUES (?, ?, ?, ?, ?)`,
+			u.GroupID, int64(u.Epoch), int64(u.Uploader), u.ID[:], us(u.At)); err != nil {
+			return fmt.Errorf("store/sqlite: insert escrow upload: %w", err)
+		}
+		return nil
+	})
+	return created, err
+}
+
+// EscrowRecords implements ds.EscrowStore.
+func (s *Store) EscrowRecords(ctx context.Context, groupID []byte, epoch uint64) ([]ds.EscrowCandidate, error) {
+	out := []ds.EscrowCandidate{}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT r.record_id, r.record, r.first_us, u.device FROM escrow_records r
+			JOIN escrow_uploads u ON u.group_id = r.group_id AND u.epoch = r.epoch AND u.record_id = r.record_id
+			WHERE r.group_id = ? AND r.epoch = ? ORDER BY r.first_us, r.record_id, u.device`, groupID, int64(epoch))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, rec []byte
+			var first, dev int64
+			if err := rows.Scan(&id, &rec, &first, &dev); err != nil {
+				return err
+			}
+			if len(id) != 32 {
+				return fmt.Errorf("store/sqlite: escrow record id of %d bytes", len(id))
+			}
+			if n := len(out); n > 0 && bytes.Equal(out[n-1].ID[:], id) {
+				out[n-1].Uploaders = append(out[n-1].Uploaders, ds.DeviceID(dev))
+				continue
+			}
+			c := ds.EscrowCandidate{Record: rec, First: fromUS(first), Uploaders: []ds.DeviceID{ds.DeviceID(dev)}}
+			copy(c.ID[:], id)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
