@@ -19,7 +19,7 @@ func (s *Store) PutEscrowRecord(ctx context.Context, u ds.EscrowUpload) (bool, e
 		created = false
 		// Serialize uploads of one (group, epoch) so that the one-candidate-
 		// per-device rule holds under concurrent uploads from replicas.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(encode($1::bytea, 'hex') || '/' || $2::text, 0))`,
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(encode($1::bytea, 'hex') || '/' || $2::bigint::text, 0))`,
 			u.GroupID, int64(u.Epoch)); err != nil {
 			return fmt.Errorf("store/postgres: escrow lock: %w", err)
 		}
