@@ -46,6 +46,8 @@ func (s *Server) routes() {
 	s.handle(api.RouteUploadBlob, true, s.uploadBlob)
 	s.handle(api.RouteBlob, true, s.downloadBlob)
 	s.handle(api.RouteBlobHead, true, s.downloadBlob)
+	s.handle(api.RouteEscrowUpload, true, s.escrowUpload)
+	s.handle(api.RouteEscrowList, true, s.escrowList)
 	// The WebSocket route authenticates itself (header or first frame).
 	s.handle(api.RouteWebSocket, false, s.websocket)
 	s.handle(api.RouteHealth, false, s.health)

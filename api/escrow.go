@@ -1,0 +1,31 @@
+package api
+
+// Escrow record routes (docs/lawful-access.md, "Upload"; A8, T8, T9). A member
+// device uploads the escrow record of an epoch of its group as raw bytes
+// (MediaBinary); the DS parses it strictly, deduplicates identical records and
+// keeps at most one, unchangeable, candidate per device and (group, epoch).
+// Members list the candidates to verify them byte for byte.
+const (
+	RouteEscrowUpload = "POST /v1/escrow"
+	RouteEscrowList   = "GET /v1/groups/{group}/epochs/{epoch}/escrow"
+)
+
+// EscrowReceipt answers RouteEscrowUpload.
+type EscrowReceipt struct {
+	ID      []byte `json:"id"` // escrow.RecordID of the record, 32 bytes
+	Epoch   uint64 `json:"epoch"`
+	Created bool   `json:"created"` // false: the DS already held these bytes
+}
+
+// EscrowCandidate is one distinct record held for a (group, epoch).
+type EscrowCandidate struct {
+	ID        []byte     `json:"id"`
+	Record    []byte     `json:"record"`
+	Uploaders []DeviceID `json:"uploaders"`
+	FirstMs   int64      `json:"first_ms"`
+}
+
+// EscrowCandidates answers RouteEscrowList: candidates by first upload.
+type EscrowCandidates struct {
+	Candidates []EscrowCandidate `json:"candidates"`
+}
