@@ -152,6 +152,7 @@ func TestRejectedCommitLeavesStateUnchanged(t *testing.T) {
 	otherSuiteKP, _ := NewKeyPackage(cfg, suite.X25519ChaCha20Poly1305SHA256Ed25519, []byte("dora"))
 	badSigKP, _ := NewKeyPackage(cfg, cs1, []byte("eve"))
 	badSigKP.kp.signature[0] ^= 1
+	daveKP, _ := NewKeyPackage(cfg, cs1, []byte("dave"))
 	nonce := bytes.Repeat([]byte{1}, alice.cs.Nh())
 	psk := &pskID{typ: pskExternal, id: []byte("k"), nonce: nonce}
 	upd := *bob.tree.leaf(1)
@@ -176,6 +177,7 @@ func TestRejectedCommitLeavesStateUnchanged(t *testing.T) {
 		"Add of another cipher suite":      {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: otherSuiteKP.kp})}},
 		"Add with a bad KeyPackage sig":    {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: badSigKP.kp})}},
 		"Add of an existing member's keys": {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: charlieKP.kp})}},
+		"the same KeyPackage added twice":  {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: daveKP.kp}), v(&proposal{typ: propAdd, add: daveKP.kp})}},
 		"duplicate PSK proposals":          {proposals: []proposalOrRef{v(&proposal{typ: propPSK, psk: psk}), v(&proposal{typ: propPSK, psk: psk})}},
 		"Update from the committer":        {proposals: []proposalOrRef{v(&proposal{typ: propUpdate, update: &upd})}, path: real.path},
 		"ReInit with other proposals":      {proposals: []proposalOrRef{v(&proposal{typ: propReInit, reinit: &reInit{groupID: []byte("x"), version: 1, cipherSuite: 1}}), v(&proposal{typ: propPSK, psk: psk})}},
