@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,49 +80,44 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 		la.notes = append(la.notes, fmt.Sprintf("log append at %s for %d writers (--log-writers)", server.PathLogAppend, len(writers)))
 	}
 
-	// The provider's signing key for non-content answers.
-	seed, err := loadOrCreateKey(providerKeyPath(o), func() []byte {
-		s := make([]byte, ed25519.SeedSize)
-		rand.Read(s)
-		return s
-	})
+	// The provider's signing key: access policy and non-content answers.
+	signer, pub, err := providerKey(o)
 	if err != nil {
-		return nil, fmt.Errorf("provider signing key: %w", err)
-	}
-	signer := ed25519.NewKeyFromSeed(seed)
-	pub := base64.StdEncoding.EncodeToString(signer.Public().(ed25519.PublicKey))
-	if err := writeFileAtomic(filepath.Join(o.data, providerPubFile), []byte(pub+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	la.notes = append(la.notes, fmt.Sprintf("provider key %s (in <data>/%s): signs the access policy and intake answers", pub, providerPubFile))
+
+	// The operator API (loopback only): policy publication, intake admin.
+	adminMux := http.NewServeMux()
+	adminMux.Handle("POST /admin/v1/policy", &policyPublisher{o: o, al: al, pub: signer.Public().(ed25519.PublicKey), log: log, now: time.Now})
 
 	// Intake: only with agreements; otherwise a clear 503.
 	if o.agreements == "" {
 		la.mounts["/intake/v1/"] = noAgreements{}
+		adminMux.Handle("/intake/v1/admin/", noAgreements{})
 		la.notes = append(la.notes, "intake at /intake/v1/ answers 503: no --agreements configured")
-		if o.adminAddr != "" {
-			return nil, errors.New("--admin-addr serves the intake's operator API, which needs --agreements")
+	} else {
+		raw, err := os.ReadFile(o.agreements)
+		if err != nil {
+			return nil, fmt.Errorf("--agreements: %w", err)
 		}
-		return la, nil
+		ags, err := intake.ParseAgreements(raw)
+		if err != nil {
+			return nil, fmt.Errorf("--agreements %s: %w", o.agreements, err)
+		}
+		store, err := intake.NewFileStore(filepath.Join(o.data, intakeDir))
+		if err != nil {
+			return nil, fmt.Errorf("intake store: %w", err)
+		}
+		in, err := intake.New(intake.Config{Agreements: ags, Store: store, Log: al, Signer: signer,
+			Holdings: dsholdings.Holdings{DS: svc}, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("intake: %w", err)
+		}
+		la.mounts["/intake/v1/"] = in.Handler()
+		adminMux.Handle("/intake/v1/admin/", in.AdminHandler())
+		la.notes = append(la.notes, fmt.Sprintf("intake at /intake/v1/ (%d agreements)", len(ags.Agreements)))
 	}
-	raw, err := os.ReadFile(o.agreements)
-	if err != nil {
-		return nil, fmt.Errorf("--agreements: %w", err)
-	}
-	ags, err := intake.ParseAgreements(raw)
-	if err != nil {
-		return nil, fmt.Errorf("--agreements %s: %w", o.agreements, err)
-	}
-	store, err := intake.NewFileStore(filepath.Join(o.data, intakeDir))
-	if err != nil {
-		return nil, fmt.Errorf("intake store: %w", err)
-	}
-	in, err := intake.New(intake.Config{Agreements: ags, Store: store, Log: al, Signer: signer,
-		Holdings: dsholdings.Holdings{DS: svc}, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("intake: %w", err)
-	}
-	la.mounts["/intake/v1/"] = in.Handler()
-	la.notes = append(la.notes, fmt.Sprintf("intake at /intake/v1/ (%d agreements; answers signed by provider key %s, in <data>/%s)", len(ags.Agreements), pub, providerPubFile))
 
 	if o.adminAddr != "" {
 		ln, err := net.Listen("tcp", o.adminAddr)
@@ -136,9 +129,9 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 			return nil, fmt.Errorf("--admin-addr %s is not a loopback address: the operator API has no authentication of its own (hint: 127.0.0.1:PORT, reached over SSH)", o.adminAddr)
 		}
 		la.adminL = ln
-		la.admin = &http.Server{Handler: in.AdminHandler(), ReadHeaderTimeout: 10 * time.Second,
+		la.admin = &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		la.notes = append(la.notes, "operator API (intake admin) on http://"+ln.Addr().String()+"/intake/v1/admin/ (loopback only)")
+		la.notes = append(la.notes, "operator API on http://"+ln.Addr().String()+"/ (loopback only: /admin/v1/policy, /intake/v1/admin/)")
 		go func() {
 			if err := la.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Warn("admin listener", "err", err)

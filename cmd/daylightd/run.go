@@ -21,7 +21,7 @@ import (
 	"github.com/daylight-im/daylight/store/sqlite"
 )
 
-const usage = `usage: daylightd [serve|check|log-key|log-writer] [flags]   (daylightd -h for flags)`
+const usage = `usage: daylightd [serve|check|log-key|log-writer|provider-key|sign-policy] [flags]   (daylightd -h for flags)`
 
 // run is daylightd without the process: args without the program name.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -57,6 +57,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return logWriter(o, rest, stdout)
+	case "provider-key":
+		o, _, err := parseOptions("daylightd provider-key", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return providerKeyCommand(o, stdout)
+	case "sign-policy":
+		return signPolicyCommand(args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
