@@ -68,6 +68,10 @@ type Config struct {
 	// fully verified with keydir/kdclient (proofs, split views, pins).
 	// Without it only the account chain's signatures are checked.
 	KeyDirTrust *kdclient.Config
+	// Escrow, if set, makes this client escrow each epoch of its groups
+	// under that policy before sending in it (client/escrow.go). Nil: no
+	// escrow (a "no escrow" deployment, or a non-compliant client).
+	Escrow *EscrowPolicy
 }
 
 // profile is the device's own record ("profile" in the store).

@@ -576,6 +576,11 @@ func (c *Client) sendPayload(ctx context.Context, gs *groupState, p payload, his
 		return Message{}, err
 	}
 	for attempt := 0; ; attempt++ {
+		// A correct escrow record of this epoch is on the DS before the
+		// first message in it (client/escrow.go).
+		if err := c.ensureEscrow(ctx, gs); err != nil {
+			return Message{}, err
+		}
 		o, err := c.newOp(opProtect)
 		if err != nil {
 			return Message{}, err
@@ -695,6 +700,11 @@ func (c *Client) syncLocked(ctx context.Context) ([]Message, error) {
 	// Keep the one-time KeyPackages topped up: a Welcome consumed one, or
 	// others claimed some without adding this device.
 	if err := c.replenishKeyPackages(ctx); err != nil {
+		return out, err
+	}
+	// Supply the escrow record of each group's current epoch if no correct
+	// one was seen yet (a sender may have omitted it, T9; client/escrow.go).
+	if err := c.ensureEscrowAll(ctx); err != nil {
 		return out, err
 	}
 	return out, c.publishApproved(ctx)

@@ -1,0 +1,284 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/escrow"
+	"github.com/daylight-im/daylight/mls/group"
+	"github.com/daylight-im/daylight/policy"
+)
+
+// Escrow upload (docs/lawful-access.md, "Upload"; A8, T8, T9).
+//
+// A compliant client makes sure that a correct escrow record of its group's
+// current epoch is on the DS before it sends its first application message in
+// that epoch, and after every sync for each group whose epoch it has not yet
+// seen verified (so a receiver supplies the record a non-compliant sender
+// omitted). It recomputes the record with escrow.Build from the epoch's
+// secrets and the policy, lists the DS's candidates, checks each byte for
+// byte (escrow.Verify), and uploads its own when none is correct (a garbage
+// candidate is reported in EscrowStatus.Bad, with the devices that uploaded
+// it). The verified epoch of each group is remembered in the local store
+// ("escrow/<hex id>"), so each epoch costs one list and at most one upload.
+//
+// The policy is a client-level setting (Config.Escrow) for now: mls/group
+// exposes no accessor for the GroupContext's extensions, so the policy id is
+// not read from the group (A10). See docs/lawful-access.md, "Escrow upload".
+
+// EscrowPolicy is the access policy this client escrows under.
+type EscrowPolicy struct {
+	Policy *policy.Verified
+}
+
+// EscrowStatus is the outcome of one check of a group's current epoch.
+type EscrowStatus struct {
+	Epoch    uint64
+	Verified bool           // a candidate on the DS equals the recomputed record
+	Uploaded bool           // this device uploaded its record
+	RecordID [32]byte       // the correct record's id
+	Bad      []BadCandidate // candidates that do not verify
+}
+
+// BadCandidate is an escrow record on the DS that is not the epoch's record.
+type BadCandidate struct {
+	ID        [32]byte
+	Uploaders []api.DeviceID
+	Reason    string
+}
+
+// ErrEscrowMismatch reports that the DS holds no correct record even after
+// this device uploaded its own (the DS did not keep it).
+var ErrEscrowMismatch = errors.New("client: the DS holds no correct escrow record for this epoch")
+
+// escrowSecretLabels are the exporter labels of the stand-in P (see
+// epochSecrets).
+const (
+	escrowEncLabel = "daylight escrow stand-in encryption_secret"
+	escrowSDLabel  = "daylight escrow stand-in sender_data_secret"
+)
+
+// epochSecrets returns P for the group's current epoch.
+//
+// STAND-IN: mls/group exposes neither the epoch's encryption_secret nor its
+// sender_data_secret (RFC 9420, Section 8), and a restored Group no longer
+// holds the encryption_secret (it lives on in the secret tree only). Until
+// mls/group adds an accessor (requested: Group.EscrowSecrets() returning both,
+// kept from the epoch's key schedule and persisted), P is derived with the MLS
+// exporter under two daylight labels: every member computes the same bytes,
+// so build, verify, dedup and recovery work end to end, but the recovered P
+// does not decrypt PrivateMessages.
+func epochSecrets(g *group.Group) (escrow.Secrets, error) {
+	n := len(g.EpochAuthenticator()) // Nh of the suite
+	enc, err := g.Export(escrowEncLabel, nil, n)
+	if err != nil {
+		return escrow.Secrets{}, err
+	}
+	sd, err := g.Export(escrowSDLabel, nil, n)
+	if err != nil {
+		return escrow.Secrets{}, err
+	}
+	return escrow.Secrets{EncryptionSecret: enc, SenderDataSecret: sd}, nil
+}
+
+type escrowRecord struct {
+	Epoch uint64 `json:"epoch"` // last epoch seen with a correct record on the DS
+}
+
+func (c *Client) escrowVerified(gs *groupState) (uint64, bool) {
+	b, ok := c.st.Get("escrow/" + gs.hexID())
+	if !ok {
+		return 0, false
+	}
+	var r escrowRecord
+	if json.Unmarshal(b, &r) != nil {
+		return 0, false
+	}
+	return r.Epoch, true
+}
+
+// escrowContext returns the record context and params for the group's current
+// epoch at this client's clock.
+func (c *Client) escrowContext(g *group.Group) (escrow.Context, escrow.Params, error) {
+	pol := c.cfg.Escrow.Policy
+	period := pol.Period(uint64(c.cfg.Now().Unix()))
+	params, err := pol.EscrowParams(period)
+	if err != nil {
+		return escrow.Context{}, escrow.Params{}, fmt.Errorf("client: escrow: %w", err)
+	}
+	return escrow.Context{PolicyID: pol.ID, KeyPeriod: period, GroupID: g.GroupID(), Epoch: g.Epoch()}, params, nil
+}
+
+// escrowActive reports whether this client escrows at all and gs is a group
+// it can escrow for.
+func (c *Client) escrowActive(gs *groupState) bool {
+	return c.cfg.Escrow != nil && c.cfg.Escrow.Policy != nil && !c.cfg.Escrow.Policy.NoEscrow &&
+		!gs.Removed && !gs.Left && gs.m != nil && gs.m.g != nil && !gs.m.g.Removed()
+}
+
+// ensureEscrow makes sure a correct record of gs's current epoch is on the
+// DS, unless this device already saw one for that epoch.
+func (c *Client) ensureEscrow(ctx context.Context, gs *groupState) error {
+	if !c.escrowActive(gs) {
+		return nil
+	}
+	if e, ok := c.escrowVerified(gs); ok && e == gs.m.g.Epoch() {
+		return nil
+	}
+	_, err := c.checkEscrow(ctx, gs)
+	return err
+}
+
+// ensureEscrowAll runs ensureEscrow on every group of this device.
+func (c *Client) ensureEscrowAll(ctx context.Context) error {
+	if c.cfg.Escrow == nil {
+		return nil
+	}
+	for _, k := range c.st.List("group/") {
+		gs, err := c.loadGroup(k[len("group/"):])
+		if err != nil {
+			continue
+		}
+		if err := c.ensureEscrow(ctx, gs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifyCandidate checks one candidate against P and this device's view of
+// the context. The candidate's key period may differ from the one this
+// client's clock gives (an epoch that began near a period boundary); any
+// period the policy has keys for is recomputed with.
+func (c *Client) verifyCandidate(raw []byte, want escrow.Context, p escrow.Secrets) error {
+	rec, err := escrow.Parse(raw)
+	if err != nil {
+		return err
+	}
+	ctx := want
+	if rec.Context.KeyPeriod != want.KeyPeriod {
+		ctx.KeyPeriod = rec.Context.KeyPeriod
+	}
+	params, err := c.cfg.Escrow.Policy.EscrowParams(ctx.KeyPeriod)
+	if err != nil {
+		return err
+	}
+	return escrow.Verify(rec, ctx, p, params)
+}
+
+func (c *Client) checkEscrow(ctx context.Context, gs *groupState) (EscrowStatus, error) {
+	g := gs.m.g
+	st := EscrowStatus{Epoch: g.Epoch()}
+	p, err := epochSecrets(g)
+	if err != nil {
+		return st, fmt.Errorf("client: escrow secrets: %w", err)
+	}
+	ec, params, err := c.escrowContext(g)
+	if err != nil {
+		return st, err
+	}
+	mine, err := escrow.Build(ec, p, params)
+	if err != nil {
+		return st, fmt.Errorf("client: escrow record: %w", err)
+	}
+	cands, err := c.tr.EscrowRecords(ctx, ec.GroupID, ec.Epoch)
+	if err != nil {
+		return st, fmt.Errorf("client: escrow candidates: %w", err)
+	}
+	for _, cand := range cands {
+		if err := c.verifyCandidate(cand.Record, ec, p); err != nil {
+			b := BadCandidate{Uploaders: cand.Uploaders, Reason: err.Error()}
+			copy(b.ID[:], cand.ID)
+			st.Bad = append(st.Bad, b)
+			continue
+		}
+		st.Verified = true
+		st.RecordID = escrow.RecordID(cand.Record)
+	}
+	if !st.Verified {
+		rc, err := c.tr.PutEscrowRecord(ctx, mine.Bytes())
+		if err != nil {
+			return st, fmt.Errorf("client: escrow upload: %w", err)
+		}
+		if len(rc.ID) != 32 || [32]byte(rc.ID) != mine.ID() {
+			return st, fmt.Errorf("%w: upload answered record id %x", ErrEscrowMismatch, rc.ID)
+		}
+		st.Verified, st.Uploaded, st.RecordID = true, true, mine.ID()
+	}
+	b, err := json.Marshal(escrowRecord{Epoch: st.Epoch})
+	if err != nil {
+		return st, err
+	}
+	c.st.Put("escrow/"+gs.hexID(), b)
+	return st, c.st.Commit()
+}
+
+// CheckEscrow checks now, whatever this device saw before, that a correct
+// escrow record of the group's current epoch is on the DS, uploading this
+// device's own if not, and reports the candidates that are not correct.
+func (c *Client) CheckEscrow(ctx context.Context, ref string) (EscrowStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gs, err := c.activeGroup(ctx, ref)
+	if err != nil {
+		return EscrowStatus{}, err
+	}
+	if !c.escrowActive(gs) {
+		return EscrowStatus{}, errors.New("client: escrow: no escrow policy configured (Config.Escrow)")
+	}
+	return c.checkEscrow(ctx, gs)
+}
+
+// EscrowRecord returns this device's escrow record of the group's current
+// epoch (what it uploads), for tools and tests.
+func (c *Client) EscrowRecord(ctx context.Context, ref string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gs, err := c.activeGroup(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !c.escrowActive(gs) {
+		return nil, errors.New("client: escrow: no escrow policy configured (Config.Escrow)")
+	}
+	p, err := epochSecrets(gs.m.g)
+	if err != nil {
+		return nil, err
+	}
+	ec, params, err := c.escrowContext(gs.m.g)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := escrow.Build(ec, p, params)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Bytes(), nil
+}
+
+// UploadEscrowRecord uploads raw bytes as this device's escrow candidate for
+// the epoch they name, unchecked. The DS accepts any well-formed record from
+// a member; a test uses this to play a member that uploads garbage (T8).
+func (c *Client) UploadEscrowRecord(ctx context.Context, record []byte) (api.EscrowReceipt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ready(); err != nil {
+		return api.EscrowReceipt{}, err
+	}
+	return c.tr.PutEscrowRecord(ctx, record)
+}
+
+// EscrowCandidates lists the escrow record candidates the DS holds for the
+// group's current epoch, with the devices that uploaded each.
+func (c *Client) EscrowCandidates(ctx context.Context, ref string) ([]api.EscrowCandidate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gs, err := c.activeGroup(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return c.tr.EscrowRecords(ctx, gs.ID, gs.m.g.Epoch())
+}

@@ -1,0 +1,244 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/daylight-im/daylight/api"
+	"github.com/daylight-im/daylight/client"
+	"github.com/daylight-im/daylight/client/localstore"
+	"github.com/daylight-im/daylight/escrow"
+	"github.com/daylight-im/daylight/policy/policytest"
+)
+
+// escrowWorld is an in-process server, a 2-of-3 escrow policy with keys for
+// the current key period, a compliant client alice (Config.Escrow set) and a
+// non-compliant client mallory (no escrow), who share a group made by mallory.
+type escrowWorld struct {
+	ctx            context.Context
+	pol            *policytest.Fixture
+	period         uint32
+	alice, mallory *client.Client
+	aliceDev       api.DeviceID
+	malloryDev     api.DeviceID
+	group          string
+}
+
+func newEscrowWorld(t *testing.T) *escrowWorld {
+	t.Helper()
+	ctx := context.Background()
+	period := uint32((uint64(time.Now().Unix()) - policytest.Genesis) / policytest.PeriodLength)
+	w := &escrowWorld{ctx: ctx, period: period, pol: policytest.New(t, 2, 3, []uint32{period, period + 1}, nil)}
+	url := client.TestingOnlyStartServer(t)
+	dir := t.TempDir()
+	open := func(home string, esc *client.EscrowPolicy) *client.Client {
+		key := make([]byte, 32)
+		rand.Read(key)
+		c, err := client.Open(client.Config{Home: filepath.Join(dir, home), Key: localstore.Key{Raw: key}, ServerURL: url, KeyPackages: 2, Escrow: esc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	w.alice = open("alice", &client.EscrowPolicy{Policy: w.pol.Verified})
+	w.mallory = open("mallory", nil)
+	d, err := w.alice.Register(ctx, "alice", "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.aliceDev = d.DeviceID
+	if d, err = w.mallory.Register(ctx, "mallory", "laptop"); err != nil {
+		t.Fatal(err)
+	}
+	w.malloryDev = d.DeviceID
+	if _, err := w.mallory.AddContact(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.alice.AddContact(ctx, "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.mallory.CreateGroup(ctx, "g", []string{"alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.group = res.Group.ID
+	return w
+}
+
+// recoverRecord plays the trustees (each decrypts its share with its period
+// key) and the authority's recovery step (escrow.Recover, as
+// authority.Authority.Recover runs it) with shares of trustees 0 and 2 only.
+func (w *escrowWorld) recoverRecord(t *testing.T, raw []byte) *escrow.Recovery {
+	t.Helper()
+	rec, err := escrow.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shares []*escrow.ReleasedShare
+	for _, i := range []int{0, 2} {
+		s, err := escrow.DecryptShare(rec, i, w.pol.PeriodKeys[i][rec.Context.KeyPeriod])
+		if err != nil {
+			t.Fatalf("trustee %d: %v", i, err)
+		}
+		shares = append(shares, s)
+	}
+	params, err := w.pol.Verified.EscrowParams(rec.Context.KeyPeriod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := escrow.Recover(rec, params, shares)
+	if err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	return got
+}
+
+func (w *escrowWorld) candidates(t *testing.T) []api.EscrowCandidate {
+	t.Helper()
+	cs, err := w.mallory.EscrowCandidates(w.ctx, w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// TestAttackT8_GarbageEscrowRecordReplaced: a member (mallory) uploads a
+// well-formed escrow record for the epoch built from secrets that are not the
+// epoch's. The honest member alice, on joining, finds no candidate that
+// verifies byte for byte, uploads the correct record, and names mallory's
+// device as the uploader of the bad one; from k trustee shares of the correct
+// record the authority recovers the epoch's P, not the garbage's.
+func TestAttackT8_GarbageEscrowRecordReplaced(t *testing.T) {
+	w := newEscrowWorld(t)
+	gi, err := w.mallory.Group(w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, epoch := mustHex(t, gi.ID), gi.Epoch
+	fake := escrow.Secrets{EncryptionSecret: make([]byte, 32), SenderDataSecret: make([]byte, 32)}
+	rand.Read(fake.EncryptionSecret)
+	rand.Read(fake.SenderDataSecret)
+	params, err := w.pol.Verified.EscrowParams(w.period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage, err := escrow.Build(escrow.Context{PolicyID: w.pol.Verified.ID, KeyPeriod: w.period, GroupID: gid, Epoch: epoch}, fake, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mallory.UploadEscrowRecord(w.ctx, garbage.Bytes()); err != nil {
+		t.Fatalf("mallory's upload: %v", err)
+	}
+	if cs := w.candidates(t); len(cs) != 1 {
+		t.Fatalf("%d candidates before alice joins, want mallory's 1", len(cs))
+	}
+
+	// Alice joins (Sync processes the Welcome) and checks the epoch.
+	if _, err := w.alice.Sync(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.alice.CheckEscrow(w.ctx, w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Verified || st.Epoch != epoch || len(st.Bad) != 1 || st.Bad[0].ID != garbage.ID() ||
+		!slices.Equal(st.Bad[0].Uploaders, []api.DeviceID{w.malloryDev}) {
+		t.Fatalf("alice's check: %+v", st)
+	}
+	mine, err := w.alice.EscrowRecord(w.ctx, w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RecordID != escrow.RecordID(mine) {
+		t.Fatal("the verified record is not alice's recomputed record")
+	}
+	cs := w.candidates(t)
+	if len(cs) != 2 || !bytes.Equal(cs[1].Record, mine) || !slices.Equal(cs[1].Uploaders, []api.DeviceID{w.aliceDev}) {
+		t.Fatalf("candidates after alice's check: %+v", cs)
+	}
+	// Mallory cannot replace her candidate by another one.
+	if _, err := w.mallory.UploadEscrowRecord(w.ctx, mine); !api.HasCode(err, api.CodeConflict) {
+		t.Fatalf("mallory's second candidate: %v, want conflict", err)
+	}
+	// Sending in the epoch needs no further upload.
+	if _, err := w.alice.SendText(w.ctx, w.group, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.candidates(t); len(got) != 2 {
+		t.Fatalf("%d candidates after alice sent", len(got))
+	}
+
+	want, err := client.TestingOnlyEpochSecrets(w.alice, w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.recoverRecord(t, mine)
+	if !bytes.Equal(got.Secrets.EncryptionSecret, want.EncryptionSecret) || !bytes.Equal(got.Secrets.SenderDataSecret, want.SenderDataSecret) || len(got.Liars) != 0 {
+		t.Fatalf("recovered P differs from the epoch's (liars %v)", got.Liars)
+	}
+	if bad := w.recoverRecord(t, garbage.Bytes()); bytes.Equal(bad.Secrets.EncryptionSecret, want.EncryptionSecret) {
+		t.Fatal("the garbage record opened to the epoch's P")
+	}
+}
+
+// TestAttackT9_OmittedEscrowRecordSupplied: the sender's client (mallory,
+// non-compliant) sends in an epoch without uploading any escrow record; the
+// receiver alice, on processing the message, uploads the correct record
+// itself, and recovery from k shares yields the epoch's P.
+func TestAttackT9_OmittedEscrowRecordSupplied(t *testing.T) {
+	w := newEscrowWorld(t)
+	if _, err := w.mallory.SendText(w.ctx, w.group, "no escrow from me"); err != nil {
+		t.Fatal(err)
+	}
+	if cs := w.candidates(t); len(cs) != 0 {
+		t.Fatalf("%d candidates after mallory sent, want none", len(cs))
+	}
+	msgs, err := w.alice.Sync(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := texts(msgs); len(s) != 1 || s[0] != "mallory:no escrow from me" {
+		t.Fatalf("alice got %v", s)
+	}
+	cs := w.candidates(t)
+	if len(cs) != 1 || !slices.Equal(cs[0].Uploaders, []api.DeviceID{w.aliceDev}) {
+		t.Fatalf("candidates after alice's sync: %+v", cs)
+	}
+	mine, err := w.alice.EscrowRecord(w.ctx, w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(cs[0].Record, mine) {
+		t.Fatal("the record on file is not alice's recomputed record")
+	}
+	want, err := client.TestingOnlyEpochSecrets(w.alice, w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.recoverRecord(t, cs[0].Record); !bytes.Equal(got.Secrets.EncryptionSecret, want.EncryptionSecret) || !bytes.Equal(got.Secrets.SenderDataSecret, want.SenderDataSecret) {
+		t.Fatal("recovered P differs from the epoch's")
+	}
+
+	// Alice's own send in the same epoch uploads nothing more.
+	if _, err := w.alice.SendText(w.ctx, w.group, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.candidates(t); len(got) != 1 {
+		t.Fatalf("%d candidates after alice sent", len(got))
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
