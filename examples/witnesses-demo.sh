@@ -8,7 +8,9 @@
 # key-directory epoch is logged; then checks with `daylight-verify log` (log
 # key and both witness keys pinned, threshold 2) that the published checkpoint
 # carries both cosignatures, every entry hashes to its root and a KeyDirectory
-# entry is counted. Kills everything on exit; exits non-zero on any failure.
+# entry is counted, and with `daylight-verify report` that the published
+# transparency report (/transparency/report.json) recomputes from that log.
+# Kills everything on exit; exits non-zero on any failure.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -144,6 +146,16 @@ expect "malformed entries" "$(echo "$OUT" | dj get malformed)" "[]"
 KD=$(echo "$OUT" | dj get by_type.KeyDirectory)
 [ "$KD" != "null" ] && [ "$KD" -ge 1 ] || fail "no KeyDirectory entry counted (by_type: $(echo "$OUT" | dj get by_type))"
 echo "ok: $KD KeyDirectory entries in the witnessed log"
+
+step "daylight-verify report: the published transparency report recomputes from the witnessed log"
+for _ in $(seq 1 100); do
+	"$TMP/daylight-verify" report --log "$URL/log/" --log-key "$LOGKEY" "${WKEYS[@]}" --threshold 2 \
+		--report "$URL/transparency/report.json" >"$TMP/report-verify.out" 2>&1 && break
+	sleep 0.2
+done
+"$TMP/daylight-verify" report --log "$URL/log/" --log-key "$LOGKEY" "${WKEYS[@]}" --threshold 2 \
+	--report "$URL/transparency/report.json" --figure log.entries || fail "the transparency report does not recompute: $(cat "$TMP/report-verify.out")"
+echo "ok: report.json matches the recomputation"
 
 step "a verifier pinning a witness the log does not use refuses the checkpoint"
 "$TMP/daylight-witness" --addr 127.0.0.1:0 --addr-file "$TMP/w3.addr" --data "$TMP/w3" \
