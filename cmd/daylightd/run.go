@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -201,7 +202,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	var logHandler http.Handler
 	var logNote, kdNote string
 	var kdHandler http.Handler
-	var mounts map[string]http.Handler // lawful access (public.go)
+	mounts := map[string]http.Handler{} // server.Config.Mounts: lawful access (public.go), ...
 	var laNotes []string
 	if o.accessLog {
 		// Not the signal context: the log's goroutines must outlive SIGTERM
@@ -241,7 +242,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer la.close()
-		mounts, laNotes = la.mounts, la.notes
+		maps.Copy(mounts, la.mounts)
+		laNotes = la.notes
 	}
 	srv, err := server.New(server.Config{
 		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler, Mounts: mounts,
