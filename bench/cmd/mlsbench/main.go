@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,7 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		reps := fs.Int("reps", 3, "timed runs per figure")
 		best := fs.Bool("best", true, "build and time the best case")
 		maxBest := fs.Int("maxbest", 0, "largest size with a best case (0: all)")
+		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -61,6 +63,17 @@ func run(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer
 		}
 		if *reps < 1 {
 			return errors.New("reps must be positive")
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		r := harness.Run(e, harness.Options{Sizes: ns, Reps: *reps, Best: *best, MaxBest: *maxBest, Log: stderr})
 		return harness.WriteJSON(stdout, r)
