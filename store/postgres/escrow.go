@@ -86,3 +86,44 @@ func (s *Store) EscrowRecords(ctx context.Context, groupID []byte, epoch uint64)
 	}
 	return out, nil
 }
+
+var _ ds.EpochStatementStore = (*Store)(nil)
+
+// PutEpochStatement implements ds.EpochStatementStore.
+func (s *Store) PutEpochStatement(ctx context.Context, st ds.EpochStatement) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO epoch_statements (group_id, epoch, uploader, statement, received_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+			st.GroupID, int64(st.Epoch), int64(st.Uploader), st.Statement, us(st.Received)); err != nil {
+			return fmt.Errorf("store/postgres: insert epoch statement: %w", err)
+		}
+		var have []byte
+		if err := tx.QueryRow(ctx, `SELECT statement FROM epoch_statements WHERE group_id = $1 AND epoch = $2`, st.GroupID, int64(st.Epoch)).Scan(&have); err != nil {
+			return err
+		}
+		if !bytes.Equal(have, st.Statement) {
+			return fmt.Errorf("store/postgres: epoch %d already has a statement: %w", st.Epoch, ds.ErrConflict)
+		}
+		return nil
+	})
+}
+
+// EpochStatement implements ds.EpochStatementStore.
+func (s *Store) EpochStatement(ctx context.Context, groupID []byte, epoch uint64) (ds.EpochStatement, error) {
+	st := ds.EpochStatement{GroupID: groupID, Epoch: epoch}
+	err := s.read(ctx, func(tx pgx.Tx) error {
+		var up, rec int64
+		if err := tx.QueryRow(ctx, `SELECT uploader, statement, received_us FROM epoch_statements WHERE group_id = $1 AND epoch = $2`, groupID, int64(epoch)).
+			Scan(&up, &st.Statement, &rec); err != nil {
+			return err
+		}
+		st.Uploader, st.Received = ds.DeviceID(up), fromUS(rec)
+		return nil
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ds.EpochStatement{}, fmt.Errorf("store/postgres: epoch statement: %w", ds.ErrNotFound)
+	}
+	if err != nil {
+		return ds.EpochStatement{}, err
+	}
+	return st, nil
+}

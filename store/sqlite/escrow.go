@@ -82,3 +82,43 @@ func (s *Store) EscrowRecords(ctx context.Context, groupID []byte, epoch uint64)
 	}
 	return out, nil
 }
+
+var _ ds.EpochStatementStore = (*Store)(nil)
+
+// PutEpochStatement implements ds.EpochStatementStore.
+func (s *Store) PutEpochStatement(ctx context.Context, st ds.EpochStatement) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var have []byte
+		err := tx.QueryRowContext(ctx, `SELECT statement FROM epoch_statements WHERE group_id = ? AND epoch = ?`, st.GroupID, int64(st.Epoch)).Scan(&have)
+		switch {
+		case err == nil:
+			if !bytes.Equal(have, st.Statement) {
+				return fmt.Errorf("store/sqlite: epoch %d already has a statement: %w", st.Epoch, ds.ErrConflict)
+			}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_statements (group_id, epoch, uploader, statement, received_us) VALUES (?, ?, ?, ?, ?)`,
+			st.GroupID, int64(st.Epoch), int64(st.Uploader), st.Statement, us(st.Received)); err != nil {
+			return fmt.Errorf("store/sqlite: insert epoch statement: %w", err)
+		}
+		return nil
+	})
+}
+
+// EpochStatement implements ds.EpochStatementStore.
+func (s *Store) EpochStatement(ctx context.Context, groupID []byte, epoch uint64) (ds.EpochStatement, error) {
+	st := ds.EpochStatement{GroupID: groupID, Epoch: epoch}
+	var up, rec int64
+	err := s.r.QueryRowContext(ctx, `SELECT uploader, statement, received_us FROM epoch_statements WHERE group_id = ? AND epoch = ?`, groupID, int64(epoch)).
+		Scan(&up, &st.Statement, &rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ds.EpochStatement{}, fmt.Errorf("store/sqlite: epoch statement: %w", ds.ErrNotFound)
+	}
+	if err != nil {
+		return ds.EpochStatement{}, err
+	}
+	st.Uploader, st.Received = ds.DeviceID(up), fromUS(rec)
+	return st, nil
+}

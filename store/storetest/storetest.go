@@ -78,6 +78,7 @@ var cases = []struct {
 	{"RevokeEndsDelivery", testRevokeEndsDelivery},
 	{"StampDelivered", testStampDelivered},
 	{"EscrowRecords", testEscrowRecords},
+	{"EpochStatements", testEpochStatements},
 }
 
 // clock is a settable clock.
