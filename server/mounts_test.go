@@ -24,3 +24,20 @@ func TestMounts(t *testing.T) {
 		t.Fatalf("GET on a POST mount: %d %q allow %q", r.status, r.body, r.hdr.Get("Allow"))
 	}
 }
+
+// TestMountsRateLimited: a client over the per-IP limit gets 429 from a
+// mounted handler too, and the handler is not called.
+func TestMountsRateLimited(t *testing.T) {
+	calls := 0
+	h := newHarness(t, func(c *Config) {
+		c.PerIP = &Rate{PerSecond: 0.001, Burst: 2}
+		c.Mounts = map[string]http.Handler{"/transparency/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ })}
+	})
+	var last resp
+	for range 4 {
+		last = h.do("GET", "/transparency/", "", "", nil)
+	}
+	if last.status != http.StatusTooManyRequests || calls != 2 {
+		t.Fatalf("over the limit: status %d, handler called %d times (want 429, 2)", last.status, calls)
+	}
+}

@@ -48,6 +48,8 @@ func (s *Server) routes() {
 	s.handle(api.RouteBlobHead, true, s.downloadBlob)
 	s.handle(api.RouteEscrowUpload, true, s.escrowUpload)
 	s.handle(api.RouteEscrowList, true, s.escrowList)
+	s.handle(api.RouteEpochStatement, true, s.epochStatement)
+	s.handle(api.RouteEpochEvidence, true, s.epochEvidence)
 	// The WebSocket route authenticates itself (header or first frame).
 	s.handle(api.RouteWebSocket, false, s.websocket)
 	s.handle(api.RouteHealth, false, s.health)
@@ -59,7 +61,7 @@ func (s *Server) routes() {
 		m.Handle(api.PathKeyDir, s.cfg.KeyDirHandler)
 	}
 	for pattern, h := range s.cfg.Mounts {
-		m.Handle(pattern, h)
+		s.mount(pattern, h)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {

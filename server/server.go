@@ -31,8 +31,9 @@ type Config struct {
 	LogHandler    http.Handler
 	KeyDirHandler http.Handler
 	// Mounts are further handlers by ServeMux pattern (e.g. "/transparency/",
-	// "/intake/v1/", "POST /v1/log/append"), mounted as given: they receive
-	// the full path and do their own authentication and limits.
+	// "/intake/v1/", "POST /v1/log/append"): they receive the full path, do
+	// their own authentication, and get the per-IP rate limit, the request
+	// metrics and the access-log line of every route (mounts.go).
 	Mounts map[string]http.Handler
 
 	// MaxJSONBytes bounds control (JSON) request bodies; default 4 MiB (a
