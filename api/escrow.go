@@ -29,3 +29,16 @@ type EscrowCandidate struct {
 type EscrowCandidates struct {
 	Candidates []EscrowCandidate `json:"candidates"`
 }
+
+// Epoch statement routes (A4, T11): the committer uploads its signed
+// trustee.CommitStatement of the epoch its commit started (MediaBinary); a
+// member reads the evidence of an epoch (trustee.EncodeEpochEvidence form).
+const (
+	RouteEpochStatement = "POST /v1/epochs"
+	RouteEpochEvidence  = "GET /v1/groups/{group}/epochs/{epoch}/evidence"
+)
+
+// EpochEvidence answers RouteEpochEvidence.
+type EpochEvidence struct {
+	Evidence []byte `json:"evidence"`
+}

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/escrow"
 	"github.com/daylight-im/daylight/mls/group"
 	"github.com/daylight-im/daylight/policy"
+	"github.com/daylight-im/daylight/trustee"
 )
 
 // Escrow upload (docs/lawful-access.md, "Upload"; A8, T8, T9).
@@ -281,4 +283,42 @@ func (c *Client) EscrowCandidates(ctx context.Context, ref string) ([]api.Escrow
 		return nil, err
 	}
 	return c.tr.EscrowRecords(ctx, gs.ID, gs.m.g.Epoch())
+}
+
+// afterOwnCommit runs once this device's commit is accepted and merged: a
+// compliant client signs and uploads its statement of the epoch the commit
+// started (the committer's signed time, ds/epochs.go: mls/group cannot put it
+// in the commit's authenticated_data), then escrows the new epoch. Both are
+// best effort here: the commit is already durable, a later send re-checks the
+// escrow record (fail closed), and a lost statement race (another commit
+// came first) is normal.
+func (c *Client) afterOwnCommit(ctx context.Context, gs *groupState) {
+	if !c.escrowActive(gs) {
+		return
+	}
+	g := gs.m.g
+	var accounts []string
+	for _, m := range members(g) {
+		accounts = append(accounts, m.Username)
+	}
+	slices.Sort(accounts)
+	accounts = slices.Compact(accounts)
+	st := &trustee.CommitStatement{GroupID: g.GroupID(), Epoch: g.Epoch(), Time: uint64(c.cfg.Now().Unix()),
+		Members: accounts, Committer: c.prof.Username}
+	st.Sign(c.prof.SigningKey)
+	_ = c.tr.PutEpochStatement(ctx, st.Marshal())
+	_ = c.ensureEscrow(ctx, gs)
+}
+
+// EpochEvidence returns the member-signed evidence of an epoch of the group
+// that the DS holds (trustee.EncodeEpochEvidence form), for a member to check
+// or hand on.
+func (c *Client) EpochEvidence(ctx context.Context, ref string, epoch uint64) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gs, err := c.activeGroup(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return c.tr.EpochEvidence(ctx, gs.ID, epoch)
 }

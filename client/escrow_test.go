@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/daylight-im/daylight/client/localstore"
 	"github.com/daylight-im/daylight/escrow"
 	"github.com/daylight-im/daylight/policy/policytest"
+	"github.com/daylight-im/daylight/trustee"
 )
 
 // escrowWorld is an in-process server, a 2-of-3 escrow policy with keys for
@@ -27,6 +29,7 @@ type escrowWorld struct {
 	alice, mallory *client.Client
 	aliceDev       api.DeviceID
 	malloryDev     api.DeviceID
+	keys           map[string]ed25519.PublicKey // account -> device key (one device each)
 	group          string
 }
 
@@ -53,10 +56,12 @@ func newEscrowWorld(t *testing.T) *escrowWorld {
 		t.Fatal(err)
 	}
 	w.aliceDev = d.DeviceID
+	w.keys = map[string]ed25519.PublicKey{"alice": d.SigningKey}
 	if d, err = w.mallory.Register(ctx, "mallory", "laptop"); err != nil {
 		t.Fatal(err)
 	}
 	w.malloryDev = d.DeviceID
+	w.keys["mallory"] = d.SigningKey
 	if _, err := w.mallory.AddContact(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -241,4 +246,86 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAttackT11_EpochTimesFromMemberStatements: the compliant committer signs
+// the time of each epoch its commit starts; a trustee's EpochVerifier takes the
+// epoch's span and members from those member-signed statements as the DS
+// returns them. A provider that rewrites a time (or drops the signature's
+// binding by re-signing with its own key) is refused.
+func TestAttackT11_EpochTimesFromMemberStatements(t *testing.T) {
+	w := newEscrowWorld(t)
+	res, err := w.alice.CreateGroup(w.ctx, "mine", []string{"mallory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, epoch := res.Group.ID, res.Group.Epoch
+	// Alice escrowed the epoch her commit started, before any send.
+	if _, err := w.mallory.Sync(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := w.mallory.EscrowCandidates(w.ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || !slices.Equal(cs[0].Uploaders, []api.DeviceID{w.aliceDev}) {
+		t.Fatalf("candidates of alice's new epoch: %+v", cs)
+	}
+	if _, err := w.alice.Remove(w.ctx, ref, []string{"mallory"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := w.alice.EpochEvidence(w.ctx, ref, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := trustee.CommitChain{Keys: func(a string) (ed25519.PublicKey, bool) { k, ok := w.keys[a]; return k, ok }}
+	gid := mustHex(t, ref)
+	span, err := chain.VerifyEpoch(gid, epoch, ev)
+	if err != nil {
+		t.Fatalf("VerifyEpoch: %v", err)
+	}
+	now := uint64(time.Now().Unix())
+	if span.Start == 0 || span.End < span.Start || now-span.Start > 60 || !slices.Equal(span.Members, []string{"alice", "mallory"}) {
+		t.Fatalf("span %+v", span)
+	}
+
+	// The provider moves the epoch's start a year back (into some warrant's
+	// window): the statement no longer verifies.
+	start, end := splitEvidence(t, ev)
+	s0, err := trustee.ParseCommitStatement(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := trustee.ParseCommitStatement(end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0.Time -= 365 * 86400
+	if _, err := chain.VerifyEpoch(gid, epoch, trustee.EncodeEpochEvidence(s0, s1)); err == nil {
+		t.Fatal("a rewritten epoch time verified")
+	}
+	_, providerKey, _ := ed25519.GenerateKey(rand.Reader)
+	s0.Sign(providerKey)
+	if _, err := chain.VerifyEpoch(gid, epoch, trustee.EncodeEpochEvidence(s0, s1)); err == nil {
+		t.Fatal("a statement re-signed by the provider verified")
+	}
+}
+
+// splitEvidence splits trustee.EncodeEpochEvidence's two u16-prefixed
+// statements.
+func splitEvidence(t *testing.T, ev []byte) (a, b []byte) {
+	t.Helper()
+	var parts [][]byte
+	for len(ev) >= 2 {
+		n := int(ev[0])<<8 | int(ev[1])
+		if len(ev) < 2+n {
+			break
+		}
+		parts = append(parts, ev[2:2+n])
+		ev = ev[2+n:]
+	}
+	if len(parts) != 2 || len(ev) != 0 {
+		t.Fatalf("evidence holds %d statements", len(parts))
+	}
+	return parts[0], parts[1]
 }

@@ -472,7 +472,11 @@ func (c *Client) commitWithRebase(ctx context.Context, gs *groupState, spec func
 		if err := c.saveGroup(gs); err != nil {
 			return err
 		}
-		return c.st.Commit()
+		if err := c.st.Commit(); err != nil {
+			return err
+		}
+		c.afterOwnCommit(ctx, gs) // epoch statement and escrow (client/escrow.go)
+		return nil
 	}
 }
 

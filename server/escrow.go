@@ -54,3 +54,36 @@ func (s *Server) escrowList(w http.ResponseWriter, r *http.Request, p ds.Princip
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
+
+// epochStatement implements api.RouteEpochStatement.
+func (s *Server) epochStatement(w http.ResponseWriter, r *http.Request, p ds.Principal) error {
+	if mt := mediaType(r); mt != api.MediaBinary {
+		return fmt.Errorf("Content-Type %q, want %s: %w", r.Header.Get("Content-Type"), api.MediaBinary, errMedia)
+	}
+	b, err := readBody(w, r, int64(s.svc.Config().MaxMessageBytes))
+	if err != nil {
+		return err
+	}
+	if err := s.svc.PutEpochStatement(r.Context(), p, b); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// epochEvidence implements api.RouteEpochEvidence.
+func (s *Server) epochEvidence(w http.ResponseWriter, r *http.Request, p ds.Principal) error {
+	id, err := pathGroup(r)
+	if err != nil {
+		return err
+	}
+	epoch, err := strconv.ParseUint(r.PathValue("epoch"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("epoch %q: %w", r.PathValue("epoch"), errBadParam)
+	}
+	ev, err := s.svc.EpochEvidence(r.Context(), p, id, epoch)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, api.EpochEvidence{Evidence: ev})
+}

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/cloudflare/circl/kem/xwing"
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/ds/dstest"
 	"github.com/daylight-im/daylight/escrow"
+	"github.com/daylight-im/daylight/trustee"
 )
 
 func testEscrowRecord(t *testing.T, gid []byte, epoch uint64) []byte {
@@ -77,4 +79,34 @@ func TestEscrowRoutes(t *testing.T) {
 	}
 	expect(t, "list by non-member", h.do("GET", path, carol.token, "", nil), http.StatusForbidden, api.CodeForbidden)
 	expect(t, "bad epoch", h.do("GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(gid)+"/epochs/x/escrow", bob.token, "", nil), http.StatusBadRequest, api.CodeInvalidInput)
+}
+
+// TestEpochStatementRoutes uploads a member-signed epoch statement over HTTP
+// and reads the epoch's evidence back; a forged one answers bad_signature.
+func TestEpochStatementRoutes(t *testing.T) {
+	h := newHarness(t, nil)
+	alice, bob := h.register("alice"), h.register("bob")
+	gid := []byte("statement-group")
+	if r := h.do("POST", "/v1/groups", alice.token, api.MediaMLS, dstest.GroupInfo(gid, alice.sig)); r.status != 201 {
+		t.Fatalf("create group: %d %s", r.status, r.body)
+	}
+	if r := h.send(alice, dstest.Commit(gid, 0, alice.sig, []dstest.FakeMember{bob.sig.Member()})); r.status != 201 {
+		t.Fatalf("add bob: %d %s", r.status, r.body)
+	}
+	st := &trustee.CommitStatement{GroupID: gid, Epoch: 1, Time: uint64(time.Now().Unix()), Members: []string{"alice", "bob"}, Committer: "alice"}
+	st.Sign(bob.sig.Key)
+	expect(t, "forged", h.do("POST", "/v1/epochs", alice.token, api.MediaBinary, st.Marshal()), http.StatusBadRequest, api.CodeBadSignature)
+	st.Sign(alice.sig.Key)
+	if r := h.do("POST", "/v1/epochs", alice.token, api.MediaBinary, st.Marshal()); r.status != http.StatusNoContent {
+		t.Fatalf("statement: %d %s", r.status, r.body)
+	}
+	r := h.do("GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(gid)+"/epochs/1/evidence", bob.token, "", nil)
+	var ev api.EpochEvidence
+	if r.status != 200 || json.Unmarshal(r.body, &ev) != nil {
+		t.Fatalf("evidence: %d %s", r.status, r.body)
+	}
+	if want := trustee.EncodeEpochEvidence(st, nil); string(ev.Evidence) != string(want) {
+		t.Fatalf("evidence %x, want %x", ev.Evidence, want)
+	}
+	expect(t, "missing epoch", h.do("GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(gid)+"/epochs/0/evidence", bob.token, "", nil), http.StatusNotFound, api.CodeNotFound)
 }

@@ -48,6 +48,8 @@ func (s *Server) routes() {
 	s.handle(api.RouteBlobHead, true, s.downloadBlob)
 	s.handle(api.RouteEscrowUpload, true, s.escrowUpload)
 	s.handle(api.RouteEscrowList, true, s.escrowList)
+	s.handle(api.RouteEpochStatement, true, s.epochStatement)
+	s.handle(api.RouteEpochEvidence, true, s.epochEvidence)
 	// The WebSocket route authenticates itself (header or first frame).
 	s.handle(api.RouteWebSocket, false, s.websocket)
 	s.handle(api.RouteHealth, false, s.health)

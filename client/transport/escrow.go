@@ -25,3 +25,17 @@ func (c *Client) EscrowRecords(ctx context.Context, groupID []byte, epoch uint64
 	err := c.call(ctx, "GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(groupID)+"/epochs/"+strconv.FormatUint(epoch, 10)+"/escrow", true, "", nil, &out)
 	return out.Candidates, err
 }
+
+// PutEpochStatement uploads the committer's signed statement of the epoch
+// its commit started (api.RouteEpochStatement).
+func (c *Client) PutEpochStatement(ctx context.Context, stmt []byte) error {
+	return c.call(ctx, "POST", "/v1/epochs", true, api.MediaBinary, stmt, nil)
+}
+
+// EpochEvidence returns the member-signed evidence of (group, epoch)
+// (api.RouteEpochEvidence), in trustee.EncodeEpochEvidence form.
+func (c *Client) EpochEvidence(ctx context.Context, groupID []byte, epoch uint64) ([]byte, error) {
+	var out api.EpochEvidence
+	err := c.call(ctx, "GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(groupID)+"/epochs/"+strconv.FormatUint(epoch, 10)+"/evidence", true, "", nil, &out)
+	return out.Evidence, err
+}
