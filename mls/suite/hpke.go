@@ -18,6 +18,10 @@ type hpkeScheme interface {
 	validatePublic(pub []byte) error
 	// seal is SealBase with a single message (sequence number 0).
 	seal(pub, info, aad, plaintext []byte) (enc, ct []byte, err error)
+	// infoHash and sealHashed split seal so that the info hash, which does
+	// not depend on the recipient, is computed once for many recipients.
+	infoHash(info []byte) []byte
+	sealHashed(pub, infoHash, aad, plaintext []byte) (enc, ct []byte, err error)
 	open(priv, enc, info, aad, ct []byte) ([]byte, error)
 	exportS(pub, info, exporterContext []byte, length int) (enc, secret []byte, err error)
 	exportR(priv, enc, info, exporterContext []byte, length int) ([]byte, error)
@@ -73,6 +77,36 @@ func (s *Suite) EncryptWithLabel(pub []byte, label string, context, plaintext []
 		return nil, nil, fmt.Errorf("mls/suite: EncryptWithLabel: %w", err)
 	}
 	kemOutput, ciphertext, err = s.hpke.seal(pub, info, nil, plaintext)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mls/suite: EncryptWithLabel: %w", err)
+	}
+	return kemOutput, ciphertext, nil
+}
+
+// SealContext is an EncryptWithLabel label and context prepared once for
+// encryption to many recipients (PrepareEncryption).
+type SealContext struct {
+	suite    *Suite
+	infoHash []byte
+}
+
+// PrepareEncryption prepares EncryptWithLabel(·, label, context, ·) for many
+// recipients. HPKE's key schedule hashes its info (the EncryptContext, which
+// for a Welcome holds the whole encrypted GroupInfo) independently of the
+// recipient (RFC 9180, Section 5.1), so a Welcome to n joiners hashes the
+// GroupInfo once instead of n times.
+func (s *Suite) PrepareEncryption(label string, context []byte) (*SealContext, error) {
+	info, err := labeledContent(label, context)
+	if err != nil {
+		return nil, fmt.Errorf("mls/suite: PrepareEncryption: %w", err)
+	}
+	return &SealContext{suite: s, infoHash: s.hpke.infoHash(info)}, nil
+}
+
+// EncryptWithLabel is Suite.EncryptWithLabel with the prepared label and
+// context: the output is the same as if they were passed directly.
+func (c *SealContext) EncryptWithLabel(pub, plaintext []byte) (kemOutput, ciphertext []byte, err error) {
+	kemOutput, ciphertext, err = c.suite.hpke.sealHashed(pub, c.infoHash, nil, plaintext)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls/suite: EncryptWithLabel: %w", err)
 	}
@@ -170,7 +204,17 @@ func labeledExpand(k *kdf, suiteID, prk []byte, label string, info []byte, lengt
 // keySchedule implements KeySchedule for mode_base (RFC 9180, Section 5.1),
 // returning key, base_nonce and exporter_secret.
 func (h *rfc9180) keySchedule(sharedSecret, info []byte) (key, nonce, exporterSecret []byte) {
-	infoHash := labeledExtract(h.kdf, h.suiteID, nil, "info_hash", info)
+	return h.keyScheduleHashed(sharedSecret, h.infoHash(info))
+}
+
+// infoHash is LabeledExtract("", "info_hash", info) of the key schedule: it
+// depends on info alone, so a sender encrypting one info to many recipients
+// computes it once (see PrepareEncryption).
+func (h *rfc9180) infoHash(info []byte) []byte {
+	return labeledExtract(h.kdf, h.suiteID, nil, "info_hash", info)
+}
+
+func (h *rfc9180) keyScheduleHashed(sharedSecret, infoHash []byte) (key, nonce, exporterSecret []byte) {
 	ctx := make([]byte, 0, 1+len(h.pskIDHash)+len(infoHash))
 	ctx = append(ctx, 0x00) // mode_base
 	ctx = append(ctx, h.pskIDHash...)
@@ -198,11 +242,15 @@ func (h *rfc9180) publicKey(priv []byte) ([]byte, error) { return h.kem.publicKe
 func (h *rfc9180) validatePublic(pub []byte) error { return h.kem.validatePublic(pub) }
 
 func (h *rfc9180) seal(pub, info, aad, plaintext []byte) (enc, ct []byte, err error) {
+	return h.sealHashed(pub, h.infoHash(info), aad, plaintext)
+}
+
+func (h *rfc9180) sealHashed(pub, infoHash, aad, plaintext []byte) (enc, ct []byte, err error) {
 	ss, enc, err := h.kem.encap(rand.Reader, pub)
 	if err != nil {
 		return nil, nil, err
 	}
-	key, nonce, exp := h.keySchedule(ss, info)
+	key, nonce, exp := h.keyScheduleHashed(ss, infoHash)
 	clear(ss)
 	clear(exp)
 	a, err := h.aead.new(key)

@@ -547,3 +547,35 @@ func TestSignerMatchesSignWithLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestPreparedEncryptionMatches checks that a SealContext encrypts exactly as
+// EncryptWithLabel does: what it seals opens with DecryptWithLabel under the
+// same label and context, and not under another context.
+func TestPreparedEncryptionMatches(t *testing.T) {
+	for _, id := range []ID{X25519AES128GCMSHA256Ed25519, P256AES128GCMSHA256P256, X25519ChaCha20Poly1305SHA256Ed25519, X448AES256GCMSHA512Ed448, P521AES256GCMSHA512P521, X448ChaCha20Poly1305SHA512Ed448, P384AES256GCMSHA384P384, XWingChaCha20Poly1305SHA256Ed25519} {
+		s, err := Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, pub, err := s.GenerateKeyPair(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := []byte("a large encrypted GroupInfo")
+		prep, err := s.PrepareEncryption("Welcome", ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kem, ct, err := prep.EncryptWithLabel(pub, []byte("group secrets"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := s.DecryptWithLabel(priv, "Welcome", ctx, kem, ct)
+		if err != nil || string(pt) != "group secrets" {
+			t.Fatalf("suite %v: prepared ciphertext does not open: %v", id, err)
+		}
+		if _, err := s.DecryptWithLabel(priv, "Welcome", []byte("another context"), kem, ct); err == nil {
+			t.Fatalf("suite %v: prepared ciphertext opened under another context", id)
+		}
+	}
+}
