@@ -81,9 +81,9 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.logWitnessThreshold, "log-witness-threshold", -1, "cosignatures a checkpoint needs before it is published (w of the --log-witness m); default: all of them")
 	fs.StringVar(&o.publicURL, "public-url", "", "public base URL of this server (e.g. https://daylight.example), for the transparency report's links; default: the listening URL")
 	fs.StringVar(&o.agreements, "agreements", "", "intake agreements file (JSON, docs/intake.md); without it /intake/v1/ answers 503 \"no agreements configured\"")
-	fs.StringVar(&o.adminAddr, "admin-addr", "", "loopback host:port of the operator API (intake admin: answer, refuse, send to trustees); default off")
+	fs.StringVar(&o.adminAddr, "admin-addr", "", "loopback host:port of the operator API (POST /admin/v1/policy; intake admin: answer, refuse, send to trustees); default off")
 	fs.StringVar(&o.logWriters, "log-writers", "", "roles file of POST /v1/log/append: lines \"<hex SHA-256 of a bearer token> authority|trustee:<id>\" (daylightd log-writer adds one); default: endpoint off")
-	fs.StringVar(&o.providerKey, "provider-key", "", "file holding the provider's Ed25519 signing key seed for intake answers (created if missing); default <data>/provider-signing.key")
+	fs.StringVar(&o.providerKey, "provider-key", "", "file holding the provider's Ed25519 signing key seed (signs the access policy and intake answers; created if missing); default <data>/provider-signing.key")
 	fs.BoolVar(&o.fakeMLS, "testing-only-fake-mls", false, "TESTING ONLY: validate with ds/dstest's toy framing instead of MLS (load and crash tests)")
 	return fs
 }
