@@ -224,11 +224,17 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 			plain[i] = gs.bytes()
 			clear(gs.joinerSecret)
 		}
-		// One HPKE encryption per joiner, each hashing encrypted_group_info as its
-		// context (Section 12.4.3.1): independent, so spread over every core.
+		// One HPKE encryption per joiner, all with encrypted_group_info as their
+		// context (Section 12.4.3.1): the context is hashed once (it holds the
+		// whole tree, so hashing it per joiner would be quadratic), and the
+		// encryptions are independent, so spread over every core.
+		seal, err := g.cs.PrepareEncryption(labelWelcome, encGI)
+		if err != nil {
+			return nil, nil, err
+		}
 		err = parallelFor(len(a.added), func(i int) error {
 			kp := a.addedKPs[i]
-			kem, ct, err := g.cs.EncryptWithLabel(kp.initKey, labelWelcome, encGI, plain[i])
+			kem, ct, err := seal.EncryptWithLabel(kp.initKey, plain[i])
 			clear(plain[i])
 			if err != nil {
 				return err
