@@ -351,8 +351,10 @@ func TestBadInputReplay(t *testing.T) {
 		t.Fatalf("send: %d %s", r.status, r.body)
 	}
 	expect(t, "replayed message", h.send(alice, msg), 409, api.CodeReplay)
-	// Replaying the accepted commit is refused too.
-	expect(t, "replayed commit", h.send(alice, dstest.Commit(gid, 0, alice.sig, []dstest.FakeMember{bob.sig.Member()})), 409, api.CodeStaleEpoch)
+	// Resending the accepted commit answers replay (the client learns it was
+	// accepted); a different commit for that old epoch is stale.
+	expect(t, "replayed commit", h.send(alice, dstest.Commit(gid, 0, alice.sig, []dstest.FakeMember{bob.sig.Member()})), 409, api.CodeReplay)
+	expect(t, "other commit for the old epoch", h.send(alice, dstest.Commit(gid, 0, alice.sig, nil)), 409, api.CodeStaleEpoch)
 	if q := h.queue(bob); len(q) != 1 {
 		t.Fatalf("bob's queue holds %d entries, want 1", len(q))
 	}
