@@ -14,6 +14,7 @@ import (
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/client"
 	"github.com/daylight-im/daylight/client/localstore"
+	"github.com/daylight-im/daylight/epochproof"
 	"github.com/daylight-im/daylight/escrow"
 	"github.com/daylight-im/daylight/policy/policytest"
 	"github.com/daylight-im/daylight/trustee"
@@ -283,6 +284,10 @@ func TestAttackT11_EpochTimesFromMemberStatements(t *testing.T) {
 	span, err := chain.VerifyEpoch(gid, epoch, ev)
 	if err != nil {
 		t.Fatalf("VerifyEpoch: %v", err)
+	}
+	dv := epochproof.Verifier{DeviceKeys: func(a string) []ed25519.PublicKey { return []ed25519.PublicKey{w.keys[a]} }}
+	if dspan, err := dv.VerifyEpoch(gid, epoch, ev); err != nil || dspan.Start != span.Start || dspan.End != span.End {
+		t.Fatalf("epochproof: %+v, %v", dspan, err)
 	}
 	now := uint64(time.Now().Unix())
 	if span.Start == 0 || span.End < span.Start || now-span.Start > 60 || !slices.Equal(span.Members, []string{"alice", "mallory"}) {
