@@ -139,6 +139,9 @@ func (c *Client) ensureEscrowAll(ctx context.Context) error {
 	if c.cfg.Escrow == nil {
 		return nil
 	}
+	if err := c.flushStashedEscrow(ctx); err != nil {
+		return err
+	}
 	for _, k := range c.st.List("group/") {
 		gs, err := c.loadGroup(k[len("group/"):])
 		if err != nil {
@@ -273,16 +276,21 @@ func (c *Client) UploadEscrowRecord(ctx context.Context, record []byte) (api.Esc
 	return c.tr.PutEscrowRecord(ctx, record)
 }
 
-// EscrowCandidates lists the escrow record candidates the DS holds for the
-// group's current epoch, with the devices that uploaded each.
-func (c *Client) EscrowCandidates(ctx context.Context, ref string) ([]api.EscrowCandidate, error) {
+// EscrowCandidates lists the escrow record candidates the DS holds for an
+// epoch of the group (the current one if epoch is nil), with the devices that
+// uploaded each.
+func (c *Client) EscrowCandidates(ctx context.Context, ref string, epoch *uint64) ([]api.EscrowCandidate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	gs, err := c.activeGroup(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	return c.tr.EscrowRecords(ctx, gs.ID, gs.m.g.Epoch())
+	e := gs.m.g.Epoch()
+	if epoch != nil {
+		e = *epoch
+	}
+	return c.tr.EscrowRecords(ctx, gs.ID, e)
 }
 
 // afterOwnCommit runs once this device's commit is accepted and merged: a
@@ -321,4 +329,67 @@ func (c *Client) EpochEvidence(ctx context.Context, ref string, epoch uint64) ([
 		return nil, err
 	}
 	return c.tr.EpochEvidence(ctx, gs.ID, epoch)
+}
+
+// stashEscrow runs before this device processes a commit of gs: if the
+// current epoch has no verified record yet, it computes the record now, while
+// it still holds the epoch's secrets, and keeps it in the local store
+// ("escrowpending/<hex id>/<epoch>") for ensureEscrowAll to upload after the
+// page. Without it a receiver that gets a sender's messages and the next
+// commit in one sync could never supply the omitted record (T9).
+func (c *Client) stashEscrow(gs *groupState) {
+	if !c.escrowActive(gs) {
+		return
+	}
+	g := gs.m.g
+	if e, ok := c.escrowVerified(gs); ok && e == g.Epoch() {
+		return
+	}
+	p, err := epochSecrets(g)
+	if err != nil {
+		return
+	}
+	ec, params, err := c.escrowContext(g)
+	if err != nil {
+		return
+	}
+	rec, err := escrow.Build(ec, p, params)
+	if err != nil {
+		return
+	}
+	c.st.Put(fmt.Sprintf("escrowpending/%s/%d", gs.hexID(), g.Epoch()), rec.Bytes())
+}
+
+// flushStashedEscrow uploads the records stashEscrow kept, unless the DS
+// already holds the same bytes (a record is deterministic: a correct
+// candidate of that epoch in the same key period is byte-identical).
+func (c *Client) flushStashedEscrow(ctx context.Context) error {
+	for _, k := range c.st.List("escrowpending/") {
+		raw, ok := c.st.Get(k)
+		if !ok {
+			continue
+		}
+		rec, err := escrow.Parse(raw)
+		if err != nil {
+			c.st.Delete(k)
+			continue
+		}
+		id := rec.ID()
+		cands, err := c.tr.EscrowRecords(ctx, rec.Context.GroupID, rec.Context.Epoch)
+		if api.HasCode(err, api.CodeForbidden) {
+			c.st.Delete(k) // no longer a member: nothing this device can do
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("client: escrow candidates: %w", err)
+		}
+		held := slices.ContainsFunc(cands, func(ca api.EscrowCandidate) bool { return escrow.RecordID(ca.Record) == id })
+		if !held {
+			if _, err := c.tr.PutEscrowRecord(ctx, raw); err != nil && !api.HasCode(err, api.CodeForbidden) {
+				return fmt.Errorf("client: escrow upload: %w", err)
+			}
+		}
+		c.st.Delete(k)
+	}
+	return c.st.Commit()
 }

@@ -32,6 +32,7 @@ type escrowWorld struct {
 	malloryDev     api.DeviceID
 	keys           map[string]ed25519.PublicKey // account -> device key (one device each)
 	group          string
+	serverURL      string
 }
 
 func newEscrowWorld(t *testing.T) *escrowWorld {
@@ -40,6 +41,7 @@ func newEscrowWorld(t *testing.T) *escrowWorld {
 	period := uint32((uint64(time.Now().Unix()) - policytest.Genesis) / policytest.PeriodLength)
 	w := &escrowWorld{ctx: ctx, period: period, pol: policytest.New(t, 2, 3, []uint32{period, period + 1}, nil)}
 	url := client.TestingOnlyStartServer(t)
+	w.serverURL = url
 	dir := t.TempDir()
 	open := func(home string, esc *client.EscrowPolicy) *client.Client {
 		key := make([]byte, 32)
@@ -107,7 +109,7 @@ func (w *escrowWorld) recoverRecord(t *testing.T, raw []byte) *escrow.Recovery {
 
 func (w *escrowWorld) candidates(t *testing.T) []api.EscrowCandidate {
 	t.Helper()
-	cs, err := w.mallory.EscrowCandidates(w.ctx, w.group)
+	cs, err := w.mallory.EscrowCandidates(w.ctx, w.group, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +267,7 @@ func TestAttackT11_EpochTimesFromMemberStatements(t *testing.T) {
 	if _, err := w.mallory.Sync(w.ctx); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := w.mallory.EscrowCandidates(w.ctx, ref)
+	cs, err := w.mallory.EscrowCandidates(w.ctx, ref, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,4 +335,64 @@ func splitEvidence(t *testing.T, ev []byte) (a, b []byte) {
 		t.Fatalf("evidence holds %d statements", len(parts))
 	}
 	return parts[0], parts[1]
+}
+
+// TestAttackT9_OmittedRecordThenCommit: the non-compliant sender sends in an
+// epoch and at once commits the next one, so the receiver gets the message
+// and the commit in one sync and never holds the old epoch's secrets
+// afterwards. The receiver computes the record before processing the commit
+// and uploads it after the page: the old epoch still has a record that opens.
+func TestAttackT9_OmittedRecordThenCommit(t *testing.T) {
+	w := newEscrowWorld(t)
+	carol, err := client.Open(client.Config{Home: filepath.Join(t.TempDir(), "carol"), Key: localstore.Key{Raw: bytes.Repeat([]byte{7}, 32)},
+		ServerURL: w.serverURL, KeyPackages: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.Register(w.ctx, "carol", "tablet"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mallory.AddContact(w.ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	gi, err := w.mallory.Group(w.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := gi.Epoch
+	if _, err := w.mallory.SendText(w.ctx, w.group, "sent, then the epoch ends"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.mallory.Add(w.ctx, w.group, []string{"carol"}); err != nil {
+		t.Fatal(err)
+	}
+	if gi, _ := w.mallory.Group(w.group); gi.Epoch != old+1 {
+		t.Fatalf("epoch %d after the add, want %d", gi.Epoch, old+1)
+	}
+	msgs, err := w.alice.Sync(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := texts(msgs); len(s) != 1 {
+		t.Fatalf("alice got %v", s)
+	}
+	cs, err := w.mallory.EscrowCandidates(w.ctx, w.group, &old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || !slices.Equal(cs[0].Uploaders, []api.DeviceID{w.aliceDev}) {
+		t.Fatalf("candidates of the ended epoch %d: %+v", old, cs)
+	}
+	got := w.recoverRecord(t, cs[0].Record)
+	if len(got.Secrets.EncryptionSecret) == 0 || len(got.Liars) != 0 {
+		t.Fatalf("recovery: %+v", got)
+	}
+	// The new epoch is escrowed too, and nothing stays pending.
+	cur, err := w.mallory.EscrowCandidates(w.ctx, w.group, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cur) != 1 || !slices.Equal(cur[0].Uploaders, []api.DeviceID{w.aliceDev}) {
+		t.Fatalf("candidates of the current epoch: %+v", cur)
+	}
 }

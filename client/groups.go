@@ -800,6 +800,9 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 		return nil, false, err
 	}
 	o.Msg = d.Data
+	if d.Kind == api.KindCommit {
+		c.stashEscrow(gs) // the epoch's record, before its secrets are gone (client/escrow.go)
+	}
 	before := members(gs.m.g)
 	senderOf := func(leaf uint32) (string, api.DeviceID) {
 		for _, m := range before {
