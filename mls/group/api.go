@@ -47,6 +47,14 @@ type Config struct {
 	// PadBlock pads PrivateMessage contents to a multiple of this many bytes
 	// (RFC 9420, Section 6.3); 0 or 1 means no padding.
 	PadBlock int
+	// KeepEscrowSecrets keeps a copy of the current epoch's encryption_secret
+	// (and persists it in MarshalBinary) so that EscrowSecrets can return it for
+	// the lawful-access escrow record (docs/lawful-access.md). RFC 9420,
+	// Section 9.2 deletes encryption_secret once the secret tree is built; a
+	// deployment whose policy has escrow deviates from that for the current
+	// epoch only: the copy is zeroed when the group leaves the epoch. Off by
+	// default.
+	KeepEscrowSecrets bool
 }
 
 func (c Config) rand() io.Reader {
@@ -123,6 +131,9 @@ type CommitOptions struct {
 	// ExternalTree leaves the ratchet_tree extension out of the Welcome and returns
 	// the tree in CommitResult.RatchetTree instead.
 	ExternalTree bool
+	// AuthenticatedData is carried, signed, in the commit's FramedContent
+	// authenticated_data (RFC 9420, Section 6), e.g. the committer's signed time.
+	AuthenticatedData []byte
 }
 
 // CommitResult is what Commit produces. The Group stays in its epoch until

@@ -29,6 +29,7 @@ type StagedCommit struct {
 	privs      map[uint32]keyPair
 	secrets    *keyschedule.EpochSecrets
 	secretTree *secrettree.Tree
+	escrowEnc  []byte // copy of encryption_secret when Config.KeepEscrowSecrets
 	reinit     *reInit
 	a          *applied
 	committer  uint32
@@ -267,6 +268,7 @@ func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, com
 	}
 	sc.secrets = es.Derive()
 	es.Destroy()
+	sc.escrowEnc = g.escrowCopy(sc.secrets)
 	sc.secretTree, err = secrettree.New(g.cs, sc.secrets.Encryption, sc.tree.nLeaves(), g.secretTreeConfig())
 	return err
 }
@@ -402,6 +404,8 @@ func (g *Group) apply(sc *StagedCommit) {
 	if g.secrets != nil {
 		g.secrets.Destroy()
 	}
+	clear(g.escrowEnc)
+	g.escrowEnc = sc.escrowEnc
 	for n, kp := range g.privs {
 		if nk, ok := sc.privs[n]; !ok || !bytes.Equal(nk.priv, kp.priv) {
 			clear(kp.priv)
@@ -423,7 +427,8 @@ func (g *Group) apply(sc *StagedCommit) {
 	g.sent = map[string][]byte{}
 	g.pending = nil
 	if sc.removed {
-		g.secrets, g.secretTree = nil, nil
+		clear(g.escrowEnc)
+		g.secrets, g.secretTree, g.escrowEnc = nil, nil, nil
 		return
 	}
 	g.secrets = sc.secrets

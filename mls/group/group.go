@@ -40,6 +40,7 @@ type Group struct {
 
 	secrets    *keyschedule.EpochSecrets
 	secretTree *secrettree.Tree
+	escrowEnc  []byte // copy of encryption_secret when cfg.KeepEscrowSecrets
 	confTag    []byte
 
 	proposals      []cachedProposal
@@ -68,6 +69,37 @@ type pastEpoch struct {
 
 // maxPastEpochs bounds how many old epochs keep their secret trees.
 const maxPastEpochs = 2
+
+// escrowCopy returns a copy of the epoch's encryption_secret, taken before the
+// secret tree consumes (and deletes) it, when Config.KeepEscrowSecrets is set.
+func (g *Group) escrowCopy(es *keyschedule.EpochSecrets) []byte {
+	if !g.cfg.KeepEscrowSecrets {
+		return nil
+	}
+	return clone(es.Encryption.Bytes())
+}
+
+// EscrowSecrets returns the current epoch's encryption_secret and
+// sender_data_secret (RFC 9420, Section 8), the secret P that the lawful-access
+// escrow record protects: enough to read the epoch's PrivateMessages, not to
+// forge any. ok is false unless Config.KeepEscrowSecrets was set when the group
+// entered the epoch. The caller must not keep the copies longer than it needs.
+func (g *Group) EscrowSecrets() (encryptionSecret, senderDataSecret []byte, ok bool) {
+	if g.escrowEnc == nil || g.secrets == nil {
+		return nil, nil, false
+	}
+	return clone(g.escrowEnc), clone(g.secrets.SenderData.Bytes()), true
+}
+
+// Extensions returns the current GroupContext's extensions (e.g. the access
+// policy id that a client checks against the policies it accepts).
+func (g *Group) Extensions() []Extension {
+	out := make([]Extension, len(g.ctx.extensions))
+	for i, e := range g.ctx.extensions {
+		out[i] = Extension{Type: e.Type, Data: clone(e.Data)}
+	}
+	return out
+}
 
 // Epoch returns the current epoch number.
 func (g *Group) Epoch() uint64 { return g.ctx.epoch }
@@ -225,11 +257,13 @@ func (g *Group) enterEpoch(joiner *keyschedule.JoinerSecret, psk *keyschedule.PS
 	}
 	secrets := es.Derive()
 	es.Destroy()
+	enc := g.escrowCopy(secrets)
 	st, err := secrettree.New(g.cs, secrets.Encryption, g.tree.nLeaves(), g.secretTreeConfig())
 	if err != nil {
 		return err
 	}
-	g.secrets, g.secretTree = secrets, st
+	clear(g.escrowEnc)
+	g.secrets, g.secretTree, g.escrowEnc = secrets, st, enc
 	g.resumption[g.ctx.epoch] = secrets.Resumption.Bytes()
 	g.pruneResumption()
 	return nil

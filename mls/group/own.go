@@ -138,7 +138,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	if ext != nil {
 		wf = framing.WireFormatPublicMessage
 	}
-	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: committer, ContentType: framing.ContentCommit, Body: c.bytes()}
+	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: committer, AuthenticatedData: clone(opts.AuthenticatedData), ContentType: framing.ContentCommit, Body: c.bytes()}
 	ac, err := g.signContent(wf, content)
 	if err != nil {
 		return nil, nil, err
@@ -189,6 +189,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	}
 	res := &CommitResult{Commit: msg}
 	// The staged epoch's secret tree.
+	sc.escrowEnc = g.escrowCopy(sc.secrets)
 	if sc.secretTree, err = secrettree.New(g.cs, sc.secrets.Encryption, a.tree.nLeaves(), g.secretTreeConfig()); err != nil {
 		return nil, nil, err
 	}

@@ -23,11 +23,13 @@ import (
 //	vector<V> { opaque ref<V>; opaque priv<V>; opaque pub<V> } pending_updates
 //	vector<V> { uint64 epoch; opaque psk<V> } resumption_psks
 //	uint8 removed; optional<ReInit> reinit
+//	optional<opaque escrow_encryption_secret<V>>    (version 2 only; Config.KeepEscrowSecrets)
 //
+// Version 1 states (without the last field) are still read.
 // Not persisted: a pending (unmerged) own Commit, the receive state of past epochs,
 // and the set of own proposal messages (re-delivered own proposals are then
 // processed like anyone else's). The output holds secrets: store it encrypted.
-const stateVersion = 1
+const stateVersion = 2
 
 // MarshalBinary encodes the member's state (see stateVersion). It fails for a
 // removed member, whose state should be deleted.
@@ -93,6 +95,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	w.Optional(g.reinit != nil, func(w *codec.Builder) {
 		(&proposal{typ: propReInit, reinit: g.reinit}).marshal(w)
 	})
+	w.Optional(g.escrowEnc != nil, func(w *codec.Builder) { w.Opaque(g.escrowEnc) })
 	return w.Bytes(), nil
 }
 
@@ -108,8 +111,9 @@ func UnmarshalGroup(cfg Config, data []byte) (*Group, error) {
 
 func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	r := codec.NewReader(clone(data))
-	if v := r.Uint8("version"); r.Err() == nil && v != stateVersion {
-		return nil, fmt.Errorf("unsupported state version %d", v)
+	version := r.Uint8("version")
+	if r.Err() == nil && version != 1 && version != stateVersion {
+		return nil, fmt.Errorf("unsupported state version %d", version)
 	}
 	s, err := suite.Lookup(suite.ID(r.Uint16("cipher_suite")))
 	if r.Err() != nil {
@@ -168,6 +172,12 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 			r.Fail("reinit", codec.ErrBadEnum)
 		}
 		g.reinit = p.reinit
+	}
+	if version >= 2 && r.Optional("escrow_encryption_secret") {
+		g.escrowEnc = r.Opaque("escrow_encryption_secret")
+		if r.Err() == nil && len(g.escrowEnc) != s.Nh() {
+			r.Fail("escrow_encryption_secret", codec.ErrInvalid)
+		}
 	}
 	if err := r.Finish("state"); err != nil {
 		return nil, err
