@@ -36,6 +36,13 @@ type EpochStatement struct {
 	Uploader  DeviceID
 	Statement []byte // trustee.CommitStatement encoding
 	Received  time.Time
+	Members   []string // the statement's accounts (indexed for warrant scoping)
+}
+
+// EpochRef names one epoch of one group.
+type EpochRef struct {
+	GroupID []byte
+	Epoch   uint64
 }
 
 // EpochStatementStore holds epoch statements. store/sqlite and
@@ -48,6 +55,9 @@ type EpochStatementStore interface {
 	PutEpochStatement(ctx context.Context, s EpochStatement) error
 	// EpochStatement returns the statement of (group, epoch) (ErrNotFound).
 	EpochStatement(ctx context.Context, groupID []byte, epoch uint64) (EpochStatement, error)
+	// MemberEpochs lists the epochs whose statement names account as a
+	// member, by group id then epoch.
+	MemberEpochs(ctx context.Context, account string) ([]EpochRef, error)
 }
 
 func (s *Service) statementStore() (EpochStatementStore, error) {
@@ -111,7 +121,7 @@ func (s *Service) PutEpochStatement(ctx context.Context, p Principal, stmt []byt
 	if d := t.Sub(now); d > MaxStatementSkew || d < -MaxStatementSkew {
 		return fmt.Errorf("ds: epoch statement: time %s is %s from the server's clock: %w", t.UTC().Format(time.RFC3339), d, ErrInvalidInput)
 	}
-	return es.PutEpochStatement(ctx, EpochStatement{GroupID: bytes.Clone(cs.GroupID), Epoch: cs.Epoch, Uploader: p.Device, Statement: bytes.Clone(stmt), Received: now})
+	return es.PutEpochStatement(ctx, EpochStatement{GroupID: bytes.Clone(cs.GroupID), Epoch: cs.Epoch, Uploader: p.Device, Statement: bytes.Clone(stmt), Received: now, Members: cs.Members})
 }
 
 // EpochEvidence returns, to a member device of the group, the evidence of
@@ -149,4 +159,94 @@ func epochEvidence(ctx context.Context, es EpochStatementStore, groupID []byte, 
 		return nil, err
 	}
 	return trustee.EncodeEpochEvidence(sc, ec), nil
+}
+
+// ScopedRecord is one escrow record candidate in a warrant's scope, with the
+// member-signed evidence of its epoch (the records.json entry of the
+// authority's case file).
+type ScopedRecord struct {
+	GroupID       []byte
+	Epoch         uint64
+	Record        []byte
+	EpochEvidence []byte // trustee.EncodeEpochEvidence form
+	Uploaders     []DeviceID
+}
+
+// ScopedRecords returns the escrow record candidates of every epoch whose
+// member-signed statement names one of targets as a member and whose span
+// (its statement's time to the next statement's, open while there is none)
+// overlaps the window [from, to). The caller must have verified the warrant
+// that names targets and window and its presence in the access log
+// (server.WarrantRecordsHandler); trustees re-check each record's scope from
+// the evidence with directory keys (A4, T6, T11), so the DS's selection only
+// bounds what it hands out. Epochs without a statement are not found.
+func (s *Service) ScopedRecords(ctx context.Context, targets []string, from, to uint64) ([]ScopedRecord, error) {
+	es, err := s.statementStore()
+	if err != nil {
+		return nil, err
+	}
+	ers, err := s.escrowStore()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []ScopedRecord
+	for _, target := range targets {
+		refs, err := es.MemberEpochs(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			key := fmt.Sprintf("%x/%d", ref.GroupID, ref.Epoch)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ev, err := epochEvidence(ctx, es, ref.GroupID, ref.Epoch)
+			if err != nil {
+				return nil, err
+			}
+			span, err := statementSpan(ev)
+			if err != nil {
+				return nil, err
+			}
+			if !span.Overlaps(from, to) {
+				continue
+			}
+			cands, err := ers.EscrowRecords(ctx, ref.GroupID, ref.Epoch)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cands {
+				out = append(out, ScopedRecord{GroupID: ref.GroupID, Epoch: ref.Epoch, Record: c.Record, EpochEvidence: ev, Uploaders: c.Uploaders})
+			}
+		}
+	}
+	return out, nil
+}
+
+// statementSpan reads the span of stored evidence (already checked at upload).
+func statementSpan(ev []byte) (trustee.EpochSpan, error) {
+	var span trustee.EpochSpan
+	s := ev
+	for i := 0; len(s) >= 2; i++ {
+		n := int(s[0])<<8 | int(s[1])
+		if len(s) < 2+n {
+			break
+		}
+		c, err := trustee.ParseCommitStatement(s[2 : 2+n])
+		if err != nil {
+			return span, err
+		}
+		if i == 0 {
+			span.GroupID, span.Epoch, span.Start, span.Members = c.GroupID, c.Epoch, c.Time, c.Members
+		} else {
+			span.End = c.Time
+		}
+		s = s[2+n:]
+	}
+	if span.GroupID == nil || len(s) != 0 {
+		return span, fmt.Errorf("ds: stored epoch evidence malformed")
+	}
+	return span, nil
 }

@@ -92,9 +92,17 @@ var _ ds.EpochStatementStore = (*Store)(nil)
 // PutEpochStatement implements ds.EpochStatementStore.
 func (s *Store) PutEpochStatement(ctx context.Context, st ds.EpochStatement) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO epoch_statements (group_id, epoch, uploader, statement, received_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-			st.GroupID, int64(st.Epoch), int64(st.Uploader), st.Statement, us(st.Received)); err != nil {
+		tag, err := tx.Exec(ctx, `INSERT INTO epoch_statements (group_id, epoch, uploader, statement, received_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+			st.GroupID, int64(st.Epoch), int64(st.Uploader), st.Statement, us(st.Received))
+		if err != nil {
 			return fmt.Errorf("store/postgres: insert epoch statement: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			for _, m := range st.Members {
+				if _, err := tx.Exec(ctx, `INSERT INTO epoch_members (account, group_id, epoch) VALUES ($1, $2, $3)`, m, st.GroupID, int64(st.Epoch)); err != nil {
+					return fmt.Errorf("store/postgres: insert epoch member: %w", err)
+				}
+			}
 		}
 		var have []byte
 		if err := tx.QueryRow(ctx, `SELECT statement FROM epoch_statements WHERE group_id = $1 AND epoch = $2`, st.GroupID, int64(st.Epoch)).Scan(&have); err != nil {
@@ -126,4 +134,31 @@ func (s *Store) EpochStatement(ctx context.Context, groupID []byte, epoch uint64
 		return ds.EpochStatement{}, err
 	}
 	return st, nil
+}
+
+// MemberEpochs implements ds.EpochStatementStore.
+func (s *Store) MemberEpochs(ctx context.Context, account string) ([]ds.EpochRef, error) {
+	out := []ds.EpochRef{}
+	err := s.read(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT group_id, epoch FROM epoch_members WHERE account = $1 ORDER BY group_id, epoch`, account)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r ds.EpochRef
+			var e int64
+			if err := rows.Scan(&r.GroupID, &e); err != nil {
+				return err
+			}
+			r.Epoch = uint64(e)
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -182,7 +182,12 @@ var migrations = []string{
 		uploader BIGINT NOT NULL,
 		statement BYTEA NOT NULL,
 		received_us BIGINT NOT NULL,
-		PRIMARY KEY (group_id, epoch));`,
+		PRIMARY KEY (group_id, epoch));`,	// 5: accounts named by each epoch statement (warrant scoping, ds.EpochStatementStore.MemberEpochs).
+	`CREATE TABLE epoch_members (
+		account TEXT NOT NULL,
+		group_id BYTEA NOT NULL,
+		epoch BIGINT NOT NULL,
+		PRIMARY KEY (account, group_id, epoch));`,
 }
 
 // migrate applies pending migrations under an advisory lock, so replicas

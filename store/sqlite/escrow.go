@@ -103,6 +103,11 @@ func (s *Store) PutEpochStatement(ctx context.Context, st ds.EpochStatement) err
 			st.GroupID, int64(st.Epoch), int64(st.Uploader), st.Statement, us(st.Received)); err != nil {
 			return fmt.Errorf("store/sqlite: insert epoch statement: %w", err)
 		}
+		for _, m := range st.Members {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO epoch_members (account, group_id, epoch) VALUES (?, ?, ?)`, m, st.GroupID, int64(st.Epoch)); err != nil {
+				return fmt.Errorf("store/sqlite: insert epoch member: %w", err)
+			}
+		}
 		return nil
 	})
 }
@@ -121,4 +126,24 @@ func (s *Store) EpochStatement(ctx context.Context, groupID []byte, epoch uint64
 	}
 	st.Uploader, st.Received = ds.DeviceID(up), fromUS(rec)
 	return st, nil
+}
+
+// MemberEpochs implements ds.EpochStatementStore.
+func (s *Store) MemberEpochs(ctx context.Context, account string) ([]ds.EpochRef, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT group_id, epoch FROM epoch_members WHERE account = ? ORDER BY group_id, epoch`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ds.EpochRef{}
+	for rows.Next() {
+		var r ds.EpochRef
+		var e int64
+		if err := rows.Scan(&r.GroupID, &e); err != nil {
+			return nil, err
+		}
+		r.Epoch = uint64(e)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

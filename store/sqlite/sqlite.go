@@ -231,7 +231,12 @@ var migrations = []string{
 		uploader INTEGER NOT NULL,
 		statement BLOB NOT NULL,
 		received_us INTEGER NOT NULL,
-		PRIMARY KEY (group_id, epoch)) WITHOUT ROWID;`,
+		PRIMARY KEY (group_id, epoch)) WITHOUT ROWID;`,	// 6: accounts named by each epoch statement (warrant scoping, ds.EpochStatementStore.MemberEpochs).
+	`CREATE TABLE epoch_members (
+		account TEXT NOT NULL,
+		group_id BLOB NOT NULL,
+		epoch INTEGER NOT NULL,
+		PRIMARY KEY (account, group_id, epoch)) WITHOUT ROWID;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

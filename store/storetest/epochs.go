@@ -101,4 +101,42 @@ func testEpochStatements(t *testing.T, e *env) {
 	if span.Start != now || span.End != later || len(span.Members) != 2 {
 		t.Fatalf("closed epoch span %+v, want [%d, %d)", span, now, later)
 	}
+
+	// Warrant scoping: the records of epochs whose statement names a target
+	// and whose span overlaps the window.
+	r1, r2 := escrowRecord(t, gid, epoch), escrowRecord(t, gid, epoch+1)
+	if _, err := e.svc.PutEscrowRecord(e.ctx, ap, r1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.PutEscrowRecord(e.ctx, bp, r2); err != nil {
+		t.Fatal(err)
+	}
+	scoped := func(targets []string, from, to uint64) [][]byte {
+		t.Helper()
+		rs, err := e.svc.ScopedRecords(e.ctx, targets, from, to)
+		must(t, "ScopedRecords", err)
+		var out [][]byte
+		for _, r := range rs {
+			if _, err := chain.VerifyEpoch(r.GroupID, r.Epoch, r.EpochEvidence); err != nil {
+				t.Fatalf("scoped record's evidence: %v", err)
+			}
+			out = append(out, r.Record)
+		}
+		return out
+	}
+	if got := scoped([]string{"alice"}, now, now+1); len(got) != 1 || !bytes.Equal(got[0], r1) {
+		t.Fatalf("window at the first epoch: %d records", len(got))
+	}
+	if got := scoped([]string{"bob", "alice"}, later, later+10); len(got) != 1 || !bytes.Equal(got[0], r2) {
+		t.Fatalf("window at the second epoch: %d records", len(got))
+	}
+	if got := scoped([]string{"alice"}, now-100, later+10); len(got) != 2 {
+		t.Fatalf("window over both epochs: %d records", len(got))
+	}
+	if got := scoped([]string{"carol"}, now-100, later+10); len(got) != 0 {
+		t.Fatalf("non-member target: %d records", len(got))
+	}
+	if got := scoped([]string{"alice"}, now-100, now); len(got) != 0 {
+		t.Fatalf("window before the group: %d records", len(got))
+	}
 }
