@@ -27,9 +27,9 @@ import (
 // it). The verified epoch of each group is remembered in the local store
 // ("escrow/<hex id>"), so each epoch costs one list and at most one upload.
 //
-// The policy is a client-level setting (Config.Escrow) for now: mls/group
-// exposes no accessor for the GroupContext's extensions, so the policy id is
-// not read from the group (A10). See docs/lawful-access.md, "Escrow upload".
+// The policy is a client-level setting (Config.Escrow) for now: the policy id
+// is not yet put in (nor read from) the GroupContext's extensions (A10). See
+// docs/lawful-access.md, "Escrow upload and epoch statements".
 
 // EscrowPolicy is the access policy this client escrows under.
 type EscrowPolicy struct {
@@ -56,32 +56,18 @@ type BadCandidate struct {
 // this device uploaded its own (the DS did not keep it).
 var ErrEscrowMismatch = errors.New("client: the DS holds no correct escrow record for this epoch")
 
-// escrowSecretLabels are the exporter labels of the stand-in P (see
-// epochSecrets).
-const (
-	escrowEncLabel = "daylight escrow stand-in encryption_secret"
-	escrowSDLabel  = "daylight escrow stand-in sender_data_secret"
-)
+// errNoEscrowSecrets reports a group that entered its epoch without
+// Config.KeepEscrowSecrets (a group restored from an older state): its
+// current epoch cannot be escrowed; the next one can.
+var errNoEscrowSecrets = errors.New("client: escrow: the epoch's secrets were not kept")
 
-// epochSecrets returns P for the group's current epoch.
-//
-// STAND-IN: mls/group exposes neither the epoch's encryption_secret nor its
-// sender_data_secret (RFC 9420, Section 8), and a restored Group no longer
-// holds the encryption_secret (it lives on in the secret tree only). Until
-// mls/group adds an accessor (requested: Group.EscrowSecrets() returning both,
-// kept from the epoch's key schedule and persisted), P is derived with the MLS
-// exporter under two daylight labels: every member computes the same bytes,
-// so build, verify, dedup and recovery work end to end, but the recovered P
-// does not decrypt PrivateMessages.
+// epochSecrets returns P = (encryption_secret, sender_data_secret) of the
+// group's current epoch (RFC 9420, Section 8), kept by mls/group because the
+// client sets Config.KeepEscrowSecrets when it escrows.
 func epochSecrets(g *group.Group) (escrow.Secrets, error) {
-	n := len(g.EpochAuthenticator()) // Nh of the suite
-	enc, err := g.Export(escrowEncLabel, nil, n)
-	if err != nil {
-		return escrow.Secrets{}, err
-	}
-	sd, err := g.Export(escrowSDLabel, nil, n)
-	if err != nil {
-		return escrow.Secrets{}, err
+	enc, sd, ok := g.EscrowSecrets()
+	if !ok {
+		return escrow.Secrets{}, errNoEscrowSecrets
 	}
 	return escrow.Secrets{EncryptionSecret: enc, SenderDataSecret: sd}, nil
 }
@@ -131,6 +117,9 @@ func (c *Client) ensureEscrow(ctx context.Context, gs *groupState) error {
 		return nil
 	}
 	_, err := c.checkEscrow(ctx, gs)
+	if errors.Is(err, errNoEscrowSecrets) {
+		return nil // nothing this device can escrow for this epoch
+	}
 	return err
 }
 

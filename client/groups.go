@@ -137,7 +137,7 @@ func (c *Client) loadGroup(hexID string) (*groupState, error) {
 	if err := json.Unmarshal(b, gs); err != nil {
 		return nil, fmt.Errorf("client: group record: %w", err)
 	}
-	m, err := restoreGroup(c.prof.SigningKey, c.cfg.Rand, c.cfg.Now, gs.State)
+	m, err := restoreGroup(c.prof.SigningKey, c.cfg.Rand, c.cfg.Now, gs.State, c.cfg.Escrow != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,9 @@ func (c *Client) resolveGroup(ref string) (*groupState, error) {
 func (c *Client) newOp(kind opKind) (op, error) { return op{Kind: kind}, nil }
 
 func (c *Client) newGroupState() *mlsGroup {
-	return newMLSGroup(c.prof.SigningKey, c.cfg.Rand, c.cfg.Now)
+	m := newMLSGroup(c.prof.SigningKey, c.cfg.Rand, c.cfg.Now)
+	m.cfg.KeepEscrowSecrets = c.cfg.Escrow != nil // P for the escrow record (client/escrow.go)
+	return m
 }
 
 func (c *Client) ready() error {

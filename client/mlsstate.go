@@ -160,8 +160,9 @@ func (m *mlsGroup) snapshot() ([]byte, error) {
 }
 
 // restore loads a snapshot.
-func restoreGroup(devSK ed25519.PrivateKey, r io.Reader, now func() time.Time, state []byte) (*mlsGroup, error) {
+func restoreGroup(devSK ed25519.PrivateKey, r io.Reader, now func() time.Time, state []byte, keepEscrow bool) (*mlsGroup, error) {
 	m := newMLSGroup(devSK, r, now)
+	m.cfg.KeepEscrowSecrets = keepEscrow // client/escrow.go
 	if state == nil {
 		return m, nil // removed: no state
 	}
