@@ -62,6 +62,9 @@ commands:
   recv [--wait DURATION]                 like sync, long-polling up to DURATION for news
   history GROUP [--after ID]             messages of a group
   get-file [-o PATH] GROUP ID            download, decrypt and verify an attachment
+  opening-key                            this account's key for warrant opening notices (created on first use)
+  notices --log-key VKEY [--witness VKEY]... [--log URL] [--threshold N]
+                                         warrants opened on this account, from the access log
 
 GROUP is a group's name or id (a prefix of at least 4 hex digits is enough).
 Flags of a command come before its arguments.
@@ -298,6 +301,10 @@ func (e *env) dispatch(ctx context.Context, args []string) error {
 		return e.history(rest)
 	case "get-file":
 		return e.getFile(ctx, rest)
+	case "opening-key":
+		return e.openingKey(rest)
+	case "notices":
+		return e.notices(ctx, rest)
 	}
 	return usageErr("unknown command %q", cmd)
 }
