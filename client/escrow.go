@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/escrow"
@@ -381,4 +383,47 @@ func (c *Client) flushStashedEscrow(ctx context.Context) error {
 		c.st.Delete(k)
 	}
 	return c.st.Commit()
+}
+
+// Committer's signed time (docs/lawful-access.md, "Epoch lifetime"; T11).
+// A compliant committer puts its clock's time in the commit's
+// authenticated_data, which the MLS signature of the commit covers:
+// commitTime = version(1) = 1 || unix seconds (u64, big-endian). The same
+// time goes into its epoch statement.
+
+// MaxCommitSkew is how far a commit's signed time may be from the time the DS
+// says it accepted the commit before a member flags it.
+const MaxCommitSkew = 10 * time.Minute
+
+func encodeCommitTime(t time.Time) []byte {
+	b := make([]byte, 9)
+	b[0] = 1
+	binary.BigEndian.PutUint64(b[1:], uint64(t.Unix()))
+	return b
+}
+
+// parseCommitTime decodes a commit's authenticated_data; ok is false when it
+// carries no daylight commit time (a non-compliant committer).
+func parseCommitTime(ad []byte) (time.Time, bool) {
+	if len(ad) != 9 || ad[0] != 1 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(ad[1:])), 0), true
+}
+
+// commitTimeWarning returns the history text for a commit whose signed time
+// is missing or far from the DS's acceptance time, "" when it is fine. Only
+// a client that escrows checks.
+func (c *Client) commitTimeWarning(ad []byte, received time.Time) string {
+	if c.cfg.Escrow == nil {
+		return ""
+	}
+	t, ok := parseCommitTime(ad)
+	if !ok {
+		return "the commit carries no signed time (its epoch's times rest on the provider's word)"
+	}
+	if d := t.Sub(received); d > MaxCommitSkew || d < -MaxCommitSkew {
+		return fmt.Sprintf("the commit's signed time %s is %s from when the server accepted it", t.UTC().Format(time.RFC3339), d.Round(time.Second))
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -375,6 +376,12 @@ func TestAttackT9_OmittedRecordThenCommit(t *testing.T) {
 	}
 	if s := texts(msgs); len(s) != 1 {
 		t.Fatalf("alice got %v", s)
+	}
+	// Mallory's commit carries no signed time: alice's history says so.
+	if !slices.ContainsFunc(msgs, func(m client.Message) bool {
+		return m.Kind == "event" && strings.Contains(m.Text, "no signed time")
+	}) {
+		t.Fatalf("no warning about the unsigned commit time in %+v", msgs)
 	}
 	cs, err := w.mallory.EscrowCandidates(w.ctx, w.group, &old)
 	if err != nil {

@@ -448,6 +448,9 @@ func (c *Client) commitWithRebase(ctx context.Context, gs *groupState, spec func
 		if err != nil || cs == nil {
 			return err
 		}
+		if c.escrowActive(gs) {
+			cs.AAD = encodeCommitTime(c.cfg.Now()) // signed by the commit (client/escrow.go)
+		}
 		o, err := c.newOp(opCommit)
 		if err != nil {
 			return err
@@ -850,6 +853,9 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 			gs.Removed = true
 			out = append(out, gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: "event", Text: "removed this device from the group"}))
 			break
+		}
+		if w := c.commitTimeWarning(r.AuthenticatedData, d.Received); w != "" {
+			out = append(out, gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: "event", Text: w}))
 		}
 		after := members(gs.m.g)
 		if added := diff(after, before); len(added) > 0 {

@@ -39,6 +39,7 @@ type commitSpec struct {
 	Adds      [][]byte // MLSMessage(KeyPackage)
 	RemoveIDs [][]byte // basic-credential identities
 	ForcePath bool     // an otherwise empty commit (covers cached proposals)
+	AAD       []byte   `json:",omitempty"` // authenticated_data: the committer's signed time (client/escrow.go)
 }
 
 func (cs *commitSpec) options() group.CommitOptions {
@@ -50,6 +51,7 @@ func (cs *commitSpec) options() group.CommitOptions {
 		o.ByValue = append(o.ByValue, group.ProposalSpec{Type: group.ProposalRemove, RemovedIdentity: id})
 	}
 	o.ForcePath = cs.ForcePath
+	o.AuthenticatedData = cs.AAD
 	return o
 }
 
