@@ -355,7 +355,11 @@ func (c *Client) stashEscrow(gs *groupState) {
 // already holds the same bytes (a record is deterministic: a correct
 // candidate of that epoch in the same key period is byte-identical).
 func (c *Client) flushStashedEscrow(ctx context.Context) error {
-	for _, k := range c.st.List("escrowpending/") {
+	pending := c.st.List("escrowpending/")
+	if len(pending) == 0 {
+		return nil
+	}
+	for _, k := range pending {
 		raw, ok := c.st.Get(k)
 		if !ok {
 			continue
