@@ -103,6 +103,9 @@ func (s *Service) Send(ctx context.Context, p Principal, msg, welcome []byte) (R
 			Data: msg, Digest: sha256.Sum256(msg), Received: adm.at, SenderMustBeMember: true,
 			Stamp: adm.stamp,
 		})
+		if err == nil {
+			s.retain(ctx, env.GroupID, env.Epoch, adm.at, msg) // retention.go
+		}
 		return res.Receipt, err
 	case env.WireFormat == WirePublicMessage && (env.ContentType == ContentProposal || env.ContentType == ContentCommit):
 		return s.sendHandshake(ctx, p, env, msg, welcome)

@@ -304,7 +304,12 @@ func (s *Service) commit(batch []*appendReq, items []Append) {
 // KeyPackages, and abandoned uploads (older than a day).
 func (s *Service) GC(ctx context.Context) (int, error) {
 	now := s.now()
-	return s.store.GC(ctx, now, now.Add(-s.cfg.Retention), now.Add(-24*time.Hour))
+	n, err := s.store.GC(ctx, now, now.Add(-s.cfg.Retention), now.Add(-24*time.Hour))
+	if err != nil {
+		return n, err
+	}
+	m, err := s.PurgeRetained(ctx) // retention.go
+	return n + m, err
 }
 
 // RunMaintenance calls GC every interval until ctx is done.

@@ -237,6 +237,24 @@ var migrations = []string{
 		group_id BLOB NOT NULL,
 		epoch INTEGER NOT NULL,
 		PRIMARY KEY (account, group_id, epoch)) WITHOUT ROWID;`,
+	// 7: retention holds of presented warrants and the ciphertext kept for
+	// them (ds.RetentionStore, store/sqlite/lawful.go).
+	`CREATE TABLE retention_holds (
+		commitment BLOB PRIMARY KEY,
+		targets TEXT NOT NULL,
+		from_us INTEGER NOT NULL,
+		until_us INTEGER NOT NULL);
+	CREATE TABLE retained_messages (
+		commitment BLOB NOT NULL,
+		digest BLOB NOT NULL,
+		group_id BLOB NOT NULL,
+		epoch INTEGER NOT NULL,
+		received_us INTEGER NOT NULL,
+		data BLOB NOT NULL,
+		until_us INTEGER NOT NULL,
+		PRIMARY KEY (commitment, digest));
+	CREATE INDEX retained_messages_time ON retained_messages(commitment, received_us);
+	CREATE INDEX retained_messages_until ON retained_messages(until_us);`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
