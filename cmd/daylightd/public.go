@@ -87,6 +87,10 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 	}
 	la.notes = append(la.notes, fmt.Sprintf("provider key %s (in <data>/%s): signs the access policy and intake answers", pub, providerPubFile))
 
+	// Retained ciphertext for a logged warrant (prospective retention, docs/retention.md).
+	la.mounts[server.RetainedPattern] = server.NewRetainedHandler(server.RetainedConfig{Service: svc, Provider: signer.Public().(ed25519.PublicKey)})
+	la.notes = append(la.notes, "retained ciphertext for logged warrants at "+server.RetainedPattern)
+
 	// The operator API (loopback only): policy publication, intake admin.
 	adminMux := http.NewServeMux()
 	adminMux.Handle("POST /admin/v1/policy", &policyPublisher{o: o, al: al, pub: signer.Public().(ed25519.PublicKey), log: log, now: time.Now})
