@@ -16,12 +16,12 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// TestNoticesFindsOwnOpeningOnly (A7, T15) appends Opening entries to a real
+// TestAttackT15_NoticeFoundInLog (A7, T15) appends Opening entries to a real
 // log: one sealed to alice, one to bob, one sealed to alice's key but naming
 // another account, one whose sealed body was moved under another warrant's
 // commitment, and an unrelated entry. Alice's client finds exactly hers, with
 // window, case and court; bob's finds his.
-func TestNoticesFindsOwnOpeningOnly(t *testing.T) {
+func TestAttackT15_NoticeFoundInLog(t *testing.T) {
 	ctx := context.Background()
 	url := client.TestingOnlyStartServer(t)
 	home := t.TempDir()
@@ -100,10 +100,10 @@ func TestNoticesFindsOwnOpeningOnly(t *testing.T) {
 	}
 }
 
-// TestNoticesRefuseUnwitnessedView: a client that requires a witness
+// TestAttackT15_UnwitnessedViewRefused: a client that requires a witness
 // cosignature refuses a log view without it (the provider cannot show alice
 // a log without her notice unless the witnesses sign that view for everyone).
-func TestNoticesRefuseUnwitnessedView(t *testing.T) {
+func TestAttackT15_UnwitnessedViewRefused(t *testing.T) {
 	ctx := context.Background()
 	url := client.TestingOnlyStartServer(t)
 	alice := newClient(t, url, filepath.Join(t.TempDir(), "alice"))
