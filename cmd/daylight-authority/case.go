@@ -5,7 +5,8 @@ package main
 // output can be inspected and kept:
 //
 //	daylight-authority case keygen  --out authority.keys --name NAME
-//	daylight-authority case file    --keys K --policy P --warrant W --records R --log L --append A --out case.json
+//	daylight-authority case file    --keys K --policy P --warrant W [--records R] --log L --append A --out case.json
+//	daylight-authority case fetch   --case case.json --server DS [--retained R.jsonl] [--present-only]
 //	daylight-authority case collect --keys K --case case.json --log L --trustee ID=URL ... [--want N]
 //	daylight-authority case decrypt --keys K --case case.json --log L --retained R.jsonl --states S.json --out M.jsonl
 //	daylight-authority case bundle  --keys K --case case.json --log L --messages M.jsonl --out bundle.zip [--append A]
@@ -41,6 +42,7 @@ func caseCommands() map[string]command {
 	return map[string]command{
 		"keygen":  {"generate the authority's keys (X-Wing for shares, Ed25519 for bundles)", runCaseKeygen},
 		"file":    {"log a court-signed warrant's commitment and start a case", runCaseFile},
+		"fetch":   {"present a filed warrant to the DS; fetch its records and retained ciphertext (fetch.go)", runCaseFetch},
 		"collect": {"ask trustees for their shares and check every answer", runCaseCollect},
 		"decrypt": {"recover, name lying trustees, and decrypt the retained messages", runCaseDecrypt},
 		"bundle":  {"recover, name lying trustees, and build the evidence bundle", runCaseBundle},
@@ -221,8 +223,8 @@ func runCaseFile(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *polPath == "" || *wPath == "" || *recPath == "" || *appendURL == "" {
-		return errors.New("case file: --policy, --warrant, --records and --append are required")
+	if *polPath == "" || *wPath == "" || *appendURL == "" {
+		return errors.New("case file: --policy, --warrant and --append are required (--records, or later case fetch)")
 	}
 	pb, err := os.ReadFile(*polPath)
 	if err != nil {
@@ -244,15 +246,17 @@ func runCaseFile(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return fmt.Errorf("case file: %s: %w", *wPath, err)
 	}
-	rb, err := os.ReadFile(*recPath)
-	if err != nil {
-		return err
-	}
 	var recs []service.RecordRequest
-	dec := json.NewDecoder(strings.NewReader(string(rb)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&recs); err != nil || len(recs) == 0 {
-		return fmt.Errorf("case file: %s: want a non-empty JSON list of records (%v)", *recPath, err)
+	if *recPath != "" { // without: the prospective flow fetches them later (case fetch)
+		rb, err := os.ReadFile(*recPath)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(strings.NewReader(string(rb)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&recs); err != nil || len(recs) == 0 {
+			return fmt.Errorf("case file: %s: want a non-empty JSON list of records (%v)", *recPath, err)
+		}
 	}
 	var rr []trustee.RecordRequest
 	for _, r := range recs {
