@@ -36,6 +36,7 @@ global flags (also from the environment):
   --keydir-trust FILE  pins of the provider's key directory and access log (docs/client.md);
                   with it, contact lookups are fully verified   ($DAYLIGHT_KEYDIR_TRUST; remembered)
                   set $DAYLIGHT_PASSPHRASE to seal with a passphrase instead
+                  set $DAYLIGHT_ESCROW_POLICY to a signed access policy file to escrow every epoch under it
   --json          machine-readable output (one JSON value per command)
 
 commands:
@@ -211,6 +212,11 @@ func (e *env) open(create bool) (*client.Client, error) {
 		key.Raw = k
 	}
 	cfg := client.Config{Home: e.home, Key: key, ServerURL: e.server}
+	esc, err := escrowPolicy() // escrowflag.go
+	if err != nil {
+		return nil, err
+	}
+	cfg.Escrow = esc
 	// The --ca certificate is remembered in the profile (HOME/ca.pem, public
 	// data) so later commands need no flag.
 	saved := filepath.Join(e.home, "ca.pem")
