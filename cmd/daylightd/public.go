@@ -90,6 +90,9 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 	// Retained ciphertext for a logged warrant (prospective retention, docs/retention.md).
 	la.mounts[server.RetainedPattern] = server.NewRetainedHandler(server.RetainedConfig{Service: svc, Provider: signer.Public().(ed25519.PublicKey)})
 	la.notes = append(la.notes, "retained ciphertext for logged warrants at "+server.RetainedPattern)
+	if _, ok := la.mounts[server.WarrantRecordsPattern]; !ok { // lawful.go: under the logged policy the warrant names
+		la.mounts[server.WarrantRecordsPattern] = &recordsByLoggedPolicy{svc: svc, logDir: filepath.Join(o.data, "log"), logPol: al.Policy(), provider: signer.Public().(ed25519.PublicKey)}
+	}
 
 	// The operator API (loopback only): policy publication, intake admin.
 	adminMux := http.NewServeMux()
