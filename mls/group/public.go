@@ -5,6 +5,7 @@ import (
 
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
+	"github.com/daylight-im/daylight/mls/suite"
 )
 
 // PublicGroup is the delivery server's view of a group: the ratchet tree, the
@@ -37,6 +38,18 @@ func (p *PublicGroup) Epoch() uint64 { return p.ctx.epoch }
 
 // GroupID returns the group id.
 func (p *PublicGroup) GroupID() []byte { return clone(p.ctx.groupID) }
+
+// CipherSuite returns the group's cipher suite.
+func (p *PublicGroup) CipherSuite() suite.ID { return p.cs.ID() }
+
+// GroupContext returns the serialized GroupContext of the current epoch
+// (RFC 9420, Section 8.1): what a member signs its FramedContent against, so a
+// verifier of the epoch's messages (the evidence bundle) needs it.
+func (p *PublicGroup) GroupContext() []byte { return clone(p.ctxBytes) }
+
+// LeafCount returns the number of leaves of the ratchet tree (blank ones
+// included), which sizes the epoch's secret tree (Section 9).
+func (p *PublicGroup) LeafCount() uint32 { return p.tree.nLeaves() }
 
 // Members returns leaf index -> basic-credential identity.
 func (p *PublicGroup) Members() map[uint32][]byte {

@@ -131,3 +131,40 @@ func TestPublicGroupStateRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicGroupEpochView checks what a verifier of an epoch's messages needs
+// from the server's view: the same serialized GroupContext the members sign
+// against, the cipher suite and the leaf count.
+func TestPublicGroupEpochView(t *testing.T) {
+	cfg := Config{}
+	alice, _ := Create(cfg, suite.X25519ChaCha20Poly1305SHA256Ed25519, []byte("view"), []byte("alice"))
+	gi, _, err := alice.GroupInfo(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := NewPublicGroup(gi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobKP, _ := NewKeyPackage(cfg, suite.X25519ChaCha20Poly1305SHA256Ed25519, []byte("bob"))
+	res, err := alice.Commit(CommitOptions{ByValue: []ProposalSpec{{Type: ProposalAdd, KeyPackage: bobKP.Message}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := pg.Process(res.Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Merge(r.Staged); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pg.GroupContext(), alice.ctxBytes) {
+		t.Fatal("server's GroupContext differs from the member's")
+	}
+	if pg.CipherSuite() != suite.X25519ChaCha20Poly1305SHA256Ed25519 || pg.LeafCount() != 2 {
+		t.Fatalf("suite %v, %d leaves", pg.CipherSuite(), pg.LeafCount())
+	}
+}
