@@ -18,11 +18,12 @@ import (
 
 	"github.com/daylight-im/daylight/accesslog/tlog"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/moderation"
 	"github.com/daylight-im/daylight/server"
 	"github.com/daylight-im/daylight/store/sqlite"
 )
 
-const usage = `usage: daylightd [serve|check|log-key|log-writer|provider-key|sign-policy] [flags]   (daylightd -h for flags)`
+const usage = `usage: daylightd [serve|check|log-key|log-writer|provider-key|sign-policy|moderator] [flags]   (daylightd -h for flags)`
 
 // run is daylightd without the process: args without the program name.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -66,6 +67,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return providerKeyCommand(o, stdout)
 	case "sign-policy":
 		return signPolicyCommand(args, getenv, stdout, stderr)
+	case "moderator":
+		o, rest, err := parseOptions("daylightd moderator", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return moderatorCommand(ctx, o, rest, os.Stdin, stdout)
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -187,6 +194,11 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	modFwd := &suspensionsFwd{} // moderation.go: the DS refuses suspended accounts
+	if fr.Stamper != nil {
+		fr.Suspensions = modFwd
+	}
+	var modEvidence moderation.EvidenceLog
 	svc, err := ds.New(ds.Config{
 		Store: st, Validator: val, Notifier: notifier, Logger: log, Franking: fr,
 		TokenTTL: o.tokenTTL, Retention: o.retention, MaxMessageBytes: o.maxMessage, MaxBlobBytes: o.maxBlob,
@@ -224,6 +236,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			defer cancel()
 			al.Close(cctx)
 		}()
+		modEvidence = al
 		logHandler = http.StripPrefix("/log", al.Handler())
 		logNote = describeLog(al.VKey(), witnesses, threshold)
 		if o.keyDir {
@@ -244,6 +257,14 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		defer la.close()
 		maps.Copy(mounts, la.mounts)
 		laNotes = la.notes
+	}
+	if fr.Stamper != nil {
+		m, err := openModeration(ctx, o, svc, fr, modFwd, modEvidence, tlsConf != nil, log)
+		if err != nil {
+			return err
+		}
+		defer m.close()
+		maps.Copy(mounts, m.mounts)
 	}
 	srv, err := server.New(server.Config{
 		Service: svc, Logger: log, LogHandler: logHandler, KeyDirHandler: kdHandler, Mounts: mounts,
