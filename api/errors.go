@@ -14,6 +14,7 @@ const (
 	CodeUnauthenticated   Code = "unauthenticated"       // 401: missing, bad or expired token
 	CodeForbidden         Code = "forbidden"             // 403
 	CodeRevoked           Code = "revoked"               // 403: device revoked
+	CodeSuspended         Code = "suspended"             // 403: account suspended by the provider (moderation)
 	CodeNotMember         Code = "not_member"            // 403: sender not a member of the group
 	CodeNotFound          Code = "not_found"             // 404
 	CodeNoKeyPackage      Code = "no_key_package"        // 404

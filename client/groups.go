@@ -67,6 +67,8 @@ type groupState struct {
 	Proposals bool      `json:"proposals,omitempty"` // cached proposals to commit
 	State     []byte    `json:"state"`               // group.Group.MarshalBinary; nil once removed
 	History   []Message `json:"history"`
+	// Franks holds, per received history id, what a report reveals (client/franking.go).
+	Franks map[int]*frankRecord `json:"franks,omitempty"`
 
 	m *mlsGroup
 }
@@ -594,7 +596,9 @@ func (c *Client) sendPayload(ctx context.Context, gs *groupState, p payload, his
 		if err != nil {
 			return Message{}, err
 		}
-		o.Plain = pt
+		if o.Plain, o.AAD, err = c.frank(gs, pt); err != nil {
+			return Message{}, err
+		}
 		res, err := gs.m.apply(&o)
 		if err != nil {
 			return Message{}, err
@@ -615,7 +619,7 @@ func (c *Client) sendPayload(ctx context.Context, gs *groupState, p payload, his
 				}
 				continue
 			}
-			return Message{}, err
+			return Message{}, sendError(err)
 		}
 		break
 	}
@@ -830,14 +834,25 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 	switch r.Kind {
 	case group.KindApplication:
 		user, dev := senderOf(r.Sender)
+		pt, fr, err := unfrank(gs.ID, user, dev, r.AuthenticatedData, r.ApplicationData, d.Stamp)
+		if err != nil {
+			// Dropped: content that cannot be reported is never shown.
+			out = append(out, c.event(gs, d, fmt.Sprintf("dropped a message from %s (device %d): %v", user, dev, err)))
+			break
+		}
 		var p payload
-		if err := json.Unmarshal(r.ApplicationData, &p); err != nil {
+		if err := json.Unmarshal(pt, &p); err != nil {
 			out = append(out, c.event(gs, d, "undecodable application message"))
 			break
 		}
 		switch p.T {
 		case "text", "file":
-			out = append(out, gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: p.T, Text: p.Text, File: p.File}))
+			m := gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: p.T, Text: p.Text, File: p.File})
+			if gs.Franks == nil {
+				gs.Franks = map[int]*frankRecord{}
+			}
+			gs.Franks[m.ID] = fr
+			out = append(out, m)
 		case "name":
 			if p.Name != gs.Name {
 				gs.Name = p.Name

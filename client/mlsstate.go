@@ -64,6 +64,7 @@ type op struct {
 	Msg      []byte      // join (Welcome), process
 	Commit   *commitSpec // commit
 	Plain    []byte      // protect
+	AAD      []byte      `json:",omitempty"` // protect: the franking commitment (client/franking.go)
 	Remove   []byte      // propose: identity to remove
 }
 
@@ -138,7 +139,7 @@ func (m *mlsGroup) apply(o *op) (*opResult, error) {
 		}
 		return &opResult{commit: res}, nil
 	case opProtect:
-		ct, err := m.g.Protect(nil, o.Plain)
+		ct, err := m.g.Protect(o.AAD, o.Plain)
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,7 @@ var errorTable = []errorRule{
 	{ds.ErrBadSignature, http.StatusBadRequest, api.CodeBadSignature, "a signature does not verify"},
 	{ds.ErrUnauthenticated, http.StatusUnauthorized, api.CodeUnauthenticated, "authentication required"},
 	{ds.ErrRevoked, http.StatusForbidden, api.CodeRevoked, "the device is revoked"},
+	{ds.ErrSuspended, http.StatusForbidden, api.CodeSuspended, "this account is suspended by the provider"},
 	{ds.ErrNotMember, http.StatusForbidden, api.CodeNotMember, "the sender is not a member of the group"},
 	{ds.ErrForbidden, http.StatusForbidden, api.CodeForbidden, "not allowed"},
 	{ds.ErrNoKeyPackage, http.StatusNotFound, api.CodeNoKeyPackage, "no KeyPackage available"},
