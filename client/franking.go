@@ -83,7 +83,7 @@ func unfrank(groupID []byte, user string, dev api.DeviceID, aad, content, stamp 
 // sendError maps the provider's refusal of a suspended account.
 func sendError(err error) error {
 	if api.HasCode(err, api.CodeSuspended) {
-		return fmt.Errorf("%w (hint: a moderator of this provider suspended the account; contact the provider): %v", ErrSuspended, err)
+		return fmt.Errorf("%w: %w", ErrSuspended, err)
 	}
 	return err
 }

@@ -63,6 +63,8 @@ commands:
   recv [--wait DURATION]                 like sync, long-polling up to DURATION for news
   history GROUP [--after ID]             messages of a group
   get-file [-o PATH] GROUP ID            download, decrypt and verify an attachment
+  report GROUP ID --reason R [--context N] [--comment TEXT]
+                                         report a received message (and N earlier ones) to the provider
   opening-key                            this account's key for warrant opening notices (created on first use)
   notices --log-key VKEY [--witness VKEY]... [--log URL] [--threshold N]
                                          warrants opened on this account, from the access log
@@ -146,6 +148,10 @@ func hint(err error) string {
 		return "get the key-directory trust file from your provider's published keys"
 	case strings.HasSuffix(err.Error(), "key-directory alerts on your account"):
 		return "if you did not add these devices, revoke them (`daylight devices revoke ID`) and tell your contacts"
+	case errors.Is(err, client.ErrSuspended):
+		return "a moderator of this provider suspended your account; contact the provider to appeal"
+	case errors.Is(err, client.ErrNotReportable):
+		return "only messages received from others can be reported; see `daylight history GROUP` for ids"
 	case errors.Is(err, localstore.ErrWrongKey):
 		return "check $DAYLIGHT_PASSPHRASE or --key-file"
 	case errors.Is(err, localstore.ErrLocked):
@@ -307,6 +313,8 @@ func (e *env) dispatch(ctx context.Context, args []string) error {
 		return e.history(rest)
 	case "get-file":
 		return e.getFile(ctx, rest)
+	case "report":
+		return e.report(ctx, rest)
 	case "opening-key":
 		return e.openingKey(rest)
 	case "notices":
