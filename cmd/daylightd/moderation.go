@@ -48,9 +48,9 @@ func (m *moderationSvc) close() { m.store.Close() }
 // nil (no access log): exports are then refused, never unlogged.
 func openModeration(ctx context.Context, o *options, svc *ds.Service, fr ds.Franking, fwd *suspensionsFwd,
 	evidence moderation.EvidenceLog, secure bool, log *slog.Logger) (*moderationSvc, error) {
-	st, err := sqlitestore.Open(ctx, filepath.Join(o.data, moderationDB))
+	st, err := openModerationDB(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("moderation: %w", err)
+		return nil, err
 	}
 	seed, err := loadOrCreateKey(filepath.Join(o.data, moderationExportKey), func() []byte {
 		s := make([]byte, ed25519.SeedSize)
@@ -88,10 +88,27 @@ func moderatorCommand(ctx context.Context, o *options, args []string, stdin io.R
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}
-	st, err := sqlitestore.Open(ctx, filepath.Join(o.data, moderationDB))
+	st, err := openModerationDB(ctx, o)
 	if err != nil {
-		return fmt.Errorf("moderation: %w", err)
+		return err
 	}
 	defer st.Close()
 	return moderation.ModeratorCommand(ctx, st, args, stdin, stdout)
+}
+
+// openModerationDB opens <data>/moderation.db, readable by the owner only
+// (it holds moderator password hashes and reported plaintexts).
+func openModerationDB(ctx context.Context, o *options) (*sqlitestore.Store, error) {
+	path := filepath.Join(o.data, moderationDB)
+	st, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("moderation: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			st.Close()
+			return nil, fmt.Errorf("moderation: %w", err)
+		}
+	}
+	return st, nil
 }

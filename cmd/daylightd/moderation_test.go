@@ -63,8 +63,10 @@ func TestModeratorCommandAndMounts(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unauthenticated report: %d, want 401", resp.StatusCode)
 	}
-	if st, err := os.Stat(filepath.Join(data, moderationExportKey)); err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("export key: %v %v", err, st)
+	for _, f := range []string{moderationExportKey, moderationDB} {
+		if st, err := os.Stat(filepath.Join(data, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, err, st)
+		}
 	}
 	cancel()
 	select {
