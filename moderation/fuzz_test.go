@@ -17,7 +17,9 @@ type noDS struct{}
 func (noDS) Authorize(context.Context, string) (ds.Principal, error) {
 	return ds.Principal{}, ds.ErrUnauthenticated
 }
-func (noDS) Device(context.Context, ds.DeviceID) (ds.Device, error) { return ds.Device{}, ds.ErrNotFound }
+func (noDS) Device(context.Context, ds.DeviceID) (ds.Device, error) {
+	return ds.Device{}, ds.ErrNotFound
+}
 func (noDS) RevokeDevice(context.Context, ds.Principal, ds.DeviceID) error {
 	return ds.ErrForbidden
 }

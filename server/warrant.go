@@ -118,4 +118,3 @@ func warrantRecords(r *http.Request, svc *ds.Service, pol *policy.Verified, cpp 
 	}
 	return out, nil
 }
-

@@ -175,14 +175,14 @@ var migrations = []string{
 		device BIGINT NOT NULL,
 		record_id BYTEA NOT NULL,
 		at_us BIGINT NOT NULL,
-		PRIMARY KEY (group_id, epoch, device));`,	// 4: member-signed epoch statements (ds.EpochStatementStore, A4/T11).
+		PRIMARY KEY (group_id, epoch, device));`, // 4: member-signed epoch statements (ds.EpochStatementStore, A4/T11).
 	`CREATE TABLE epoch_statements (
 		group_id BYTEA NOT NULL,
 		epoch BIGINT NOT NULL,
 		uploader BIGINT NOT NULL,
 		statement BYTEA NOT NULL,
 		received_us BIGINT NOT NULL,
-		PRIMARY KEY (group_id, epoch));`,	// 5: accounts named by each epoch statement (warrant scoping, ds.EpochStatementStore.MemberEpochs).
+		PRIMARY KEY (group_id, epoch));`, // 5: accounts named by each epoch statement (warrant scoping, ds.EpochStatementStore.MemberEpochs).
 	`CREATE TABLE epoch_members (
 		account TEXT NOT NULL,
 		group_id BYTEA NOT NULL,

@@ -224,14 +224,14 @@ var migrations = []string{
 		device INTEGER NOT NULL,
 		record_id BLOB NOT NULL,
 		at_us INTEGER NOT NULL,
-		PRIMARY KEY (group_id, epoch, device)) WITHOUT ROWID;`,	// 5: member-signed epoch statements (ds.EpochStatementStore, A4/T11).
+		PRIMARY KEY (group_id, epoch, device)) WITHOUT ROWID;`, // 5: member-signed epoch statements (ds.EpochStatementStore, A4/T11).
 	`CREATE TABLE epoch_statements (
 		group_id BLOB NOT NULL,
 		epoch INTEGER NOT NULL,
 		uploader INTEGER NOT NULL,
 		statement BLOB NOT NULL,
 		received_us INTEGER NOT NULL,
-		PRIMARY KEY (group_id, epoch)) WITHOUT ROWID;`,	// 6: accounts named by each epoch statement (warrant scoping, ds.EpochStatementStore.MemberEpochs).
+		PRIMARY KEY (group_id, epoch)) WITHOUT ROWID;`, // 6: accounts named by each epoch statement (warrant scoping, ds.EpochStatementStore.MemberEpochs).
 	`CREATE TABLE epoch_members (
 		account TEXT NOT NULL,
 		group_id BLOB NOT NULL,
