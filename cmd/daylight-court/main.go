@@ -20,65 +20,22 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/daylight-im/daylight/internal/cli"
 	"github.com/daylight-im/daylight/policy"
 	"github.com/daylight-im/daylight/warrant"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "daylight-court:", err)
-		os.Exit(1)
-	}
-}
-
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
-}
-
-func commands() map[string]command {
-	return map[string]command{
-		"keygen": {"generate the court's Ed25519 signing key", runKeygen},
-		"sign":   {"sign a warrant written as JSON", runSign},
-		"verify": {"verify a signed warrant against the court key or a policy", runVerify},
-	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: daylight-court <command> [flags]\n\ncommands:")
-	cmds := commands()
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", n, cmds[n].summary)
-	}
-}
+func main() { cli.Main("daylight-court", run) }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return errors.New("no command (hint: daylight-court keygen --out court.key)")
-		}
-		return nil
-	}
-	c, ok := commands()[args[0]]
-	if !ok {
-		usage(stderr)
-		return fmt.Errorf("unknown command %q", args[0])
-	}
-	return c.run(ctx, args[1:], stdin, stdout, stderr)
+	return cli.Commands{Tool: "daylight-court", Hint: "daylight-court keygen --out court.key", List: map[string]cli.Command{
+		"keygen": {Summary: "generate the court's Ed25519 signing key", Run: runKeygen},
+		"sign":   {Summary: "sign a warrant written as JSON", Run: runSign},
+		"verify": {Summary: "verify a signed warrant against the court key or a policy", Run: runVerify},
+	}}.Run(ctx, args, stdin, stdout, stderr)
 }
 
 // keyPrefix starts a court key file; the rest of the line is the base64
