@@ -13,10 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
+
+	"github.com/daylight-im/daylight/internal/cli"
 
 	"google.golang.org/grpc"
 
@@ -24,14 +23,7 @@ import (
 	"github.com/daylight-im/daylight/interop/mlsclient"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "daylight-mls-interop:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("daylight-mls-interop", run) }
 
 // run parses flags, listens on 127.0.0.1:port and serves until ctx is done.
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

@@ -24,15 +24,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/daylight-im/daylight/internal/cli"
+
 	"github.com/daylight-im/daylight/policy"
 )
 
-func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "daylight-policy:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("daylight-policy", run) }
 
 const usage = "usage: daylight-policy build|assemble [flags] (see -h of each)"
 

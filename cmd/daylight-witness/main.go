@@ -18,24 +18,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/daylight-im/daylight/internal/cli"
 
 	"github.com/daylight-im/daylight/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "daylight-witness:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("daylight-witness", run) }
 
 type logFlags []string
 
