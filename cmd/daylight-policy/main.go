@@ -25,7 +25,6 @@ import (
 	"strings"
 
 	"github.com/daylight-im/daylight/internal/cli"
-
 	"github.com/daylight-im/daylight/policy"
 )
 

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/daylight-im/daylight/internal/cli"
-
 	"github.com/daylight-im/daylight/witness"
 	"golang.org/x/mod/sumdb/note"
 )
