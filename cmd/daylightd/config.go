@@ -35,6 +35,7 @@ type options struct {
 	keyDir       bool
 	wsOrigins    string
 	frankingKey  string
+	noFranking   bool // --franking=false (frankingflag.go)
 	pushDelay    time.Duration
 	keyDirEpoch  time.Duration
 	logOrigin    string
@@ -72,6 +73,7 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the whole run to this file (debugging)")
 	fs.BoolVar(&o.accessLog, "access-log", true, "run the access log (C2SP tlog-tiles) in <data>/log and serve it at /log/")
 	fs.DurationVar(&o.pushDelay, "push-delay", 5*time.Millisecond, "how long a woken WebSocket waits to coalesce wake-ups before reading the queue (latency vs CPU); negative disables")
+	addFrankingFlag(fs, o)
 	fs.StringVar(&o.frankingKey, "franking-key", "", "file holding the 32-byte franking stamp key (created if missing; replicas must share it); default <data>/franking.key")
 	fs.StringVar(&o.wsOrigins, "ws-origins", "", "comma-separated Origin host patterns allowed for browser WebSockets besides same-origin (e.g. chat.example.org)")
 	fs.BoolVar(&o.keyDir, "keydir", true, "run the key-transparency directory at /keydir/ (needs --access-log)")

@@ -189,7 +189,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	var fr ds.Franking // the toy framing of --testing-only-fake-mls carries no franking commitment
-	if !o.fakeMLS {
+	if !o.fakeMLS && !o.noFranking {
 		if fr, err = newFranking(o); err != nil {
 			return err
 		}
