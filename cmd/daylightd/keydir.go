@@ -16,6 +16,7 @@ import (
 
 	"github.com/daylight-im/daylight/accesslog/tlog"
 	"github.com/daylight-im/daylight/keydir"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/keydir/kdhttp"
 )
 
@@ -52,6 +53,7 @@ type keyDirectory struct {
 	dir   *keydir.Directory
 	store *keydir.FileStore
 	note  string
+	trust []byte // kdclient.Trust served at /keydir/v1/trust: clients pin it on first contact
 }
 
 func openKeyDirectory(ctx context.Context, o *options, al *tlog.Log, log *slog.Logger) (*keyDirectory, error) {
@@ -84,12 +86,24 @@ func openKeyDirectory(ctx context.Context, o *options, al *tlog.Log, log *slog.L
 		store.Close()
 		return nil, fmt.Errorf("key directory: %w", err)
 	}
-	note := fmt.Sprintf("key directory at /keydir/ (directory key %s, VRF key %s)",
-		hex.EncodeToString(signing.Public().(ed25519.PublicKey)), hex.EncodeToString(dir.VRFPublicKey()))
-	return &keyDirectory{dir: dir, store: store, note: note}, nil
+	ws, threshold, err := logWitnesses(o)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	trust := &kdclient.Trust{Origin: al.Policy().Origin, LogVKey: al.VKey(), Threshold: threshold,
+		DirectoryKey: signing.Public().(ed25519.PublicKey), VRFKey: dir.VRFPublicKey()}
+	for _, w := range ws {
+		trust.Witnesses = append(trust.Witnesses, w.VKey)
+	}
+	note := fmt.Sprintf("key directory at /keydir/ (directory key %s, VRF key %s; clients pin %s, published at %s)",
+		hex.EncodeToString(signing.Public().(ed25519.PublicKey)), hex.EncodeToString(dir.VRFPublicKey()), trust.Fingerprint(), kdhttp.PathTrust)
+	return &keyDirectory{dir: dir, store: store, note: note, trust: trust.Marshal()}, nil
 }
 
-func (k *keyDirectory) handler(log *slog.Logger) http.Handler { return kdhttp.Handler(k.dir, log) }
+func (k *keyDirectory) handler(log *slog.Logger) http.Handler {
+	return kdhttp.WithTrust(kdhttp.Handler(k.dir, log), k.trust)
+}
 
 // publish closes an epoch every interval until ctx ends.
 func (k *keyDirectory) publish(ctx context.Context, interval time.Duration, log *slog.Logger) {

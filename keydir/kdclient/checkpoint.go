@@ -36,6 +36,10 @@ type WitnessPolicy struct {
 	Log       note.Verifier
 	Witnesses []note.Verifier
 	Threshold int
+	// AllowUnwitnessed accepts, when Witnesses is empty and Threshold 0,
+	// checkpoints signed by the log key alone (a provider that runs no
+	// witnesses). Without it a policy needs at least one cosignature.
+	AllowUnwitnessed bool
 }
 
 // ErrCheckpoint is wrapped by every checkpoint rejection.
@@ -43,7 +47,8 @@ var ErrCheckpoint = errors.New("kdclient: checkpoint rejected")
 
 // VerifyCheckpoint implements CheckpointVerifier.
 func (p *WitnessPolicy) VerifyCheckpoint(signed []byte) (Checkpoint, error) {
-	if p.Threshold < 1 || p.Threshold > len(p.Witnesses) {
+	unwitnessed := p.AllowUnwitnessed && p.Threshold == 0 && len(p.Witnesses) == 0
+	if !unwitnessed && (p.Threshold < 1 || p.Threshold > len(p.Witnesses)) {
 		return Checkpoint{}, fmt.Errorf("%w: policy threshold %d of %d witnesses", ErrCheckpoint, p.Threshold, len(p.Witnesses))
 	}
 	cp, _, n, err := log.ParseCheckpoint(signed, p.Origin, p.Log, p.Witnesses...)

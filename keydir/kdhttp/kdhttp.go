@@ -7,6 +7,7 @@
 //	POST /keydir/v1/change             body: account.Record (next version)
 //	GET  /keydir/v1/lookup/{username}  -> keydir.LookupResponse
 //	GET  /keydir/v1/history/{username}?since=N -> keydir.HistoryResponse
+//	GET  /keydir/v1/trust              -> kdclient.Trust, text (WithTrust)
 package kdhttp
 
 import (
@@ -127,9 +128,18 @@ type Client struct {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	b, _, err := c.request(ctx, method, path, body)
+	return b, err
+}
+
+func (c *Client) get(ctx context.Context, path string) ([]byte, int, error) {
+	return c.request(ctx, http.MethodGet, path, nil)
+}
+
+func (c *Client) request(ctx context.Context, method, path string, body []byte) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -137,17 +147,17 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("kdhttp: %s %s: %w", method, path, err)
+		return nil, 0, fmt.Errorf("kdhttp: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, err
+		return nil, resp.StatusCode, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("kdhttp: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+		return nil, resp.StatusCode, fmt.Errorf("kdhttp: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
 	}
-	return b, nil
+	return b, resp.StatusCode, nil
 }
 
 // Register submits version 0 of an account.

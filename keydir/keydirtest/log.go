@@ -30,6 +30,8 @@ type Log struct {
 	verifier  note.Verifier
 	witnesses []note.Signer
 	wverifs   []note.Verifier
+	vkey      string
+	wvkeys    []string
 }
 
 // NewLog returns an empty log with its own key and n witnesses.
@@ -45,6 +47,7 @@ func NewLog(origin string, n int) (*Log, error) {
 	if l.verifier, err = note.NewVerifier(vkey); err != nil {
 		return nil, err
 	}
+	l.vkey = vkey
 	for i := range n {
 		wskey, wvkey, err := note.GenerateKey(rand.Reader, fmt.Sprintf("witness%d.test", i))
 		if err != nil {
@@ -58,13 +61,30 @@ func NewLog(origin string, n int) (*Log, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.witnesses, l.wverifs = append(l.witnesses, s), append(l.wverifs, v)
+		l.witnesses, l.wverifs, l.wvkeys = append(l.witnesses, s), append(l.wverifs, v), append(l.wvkeys, wvkey)
 	}
 	return l, nil
 }
 
 // Verifiers returns the log's key and the witnesses' cosignature keys.
 func (l *Log) Verifiers() (note.Verifier, []note.Verifier) { return l.verifier, l.wverifs }
+
+// VKeys returns the log's verifier key and the witnesses' cosignature
+// verifier keys (C2SP signed-note vkeys, what a kdclient.Trust lists).
+func (l *Log) VKeys() (string, []string) { return l.vkey, append([]string(nil), l.wvkeys...) }
+
+// CheckpointWith signs the current tree with the log key and only the
+// witnesses whose index is listed: a checkpoint short of cosignatures.
+func (l *Log) CheckpointWith(witnesses ...int) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cp := log.Checkpoint{Origin: l.Origin, Size: l.tree.Size(), Hash: l.tree.Hash()}
+	signers := []note.Signer{l.signer}
+	for _, i := range witnesses {
+		signers = append(signers, l.witnesses[i])
+	}
+	return note.Sign(&note.Note{Text: string(cp.Marshal())}, signers...)
+}
 
 // AppendHead appends keydir.MarshalHeadEntry(h).
 func (l *Log) AppendHead(_ context.Context, h keydir.EpochHead) (uint64, error) {
@@ -136,7 +156,7 @@ func (l *Log) Fork() (*Log, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f.signer, f.verifier = l.signer, l.verifier
+	f.signer, f.verifier, f.vkey = l.signer, l.verifier, l.vkey
 	for _, e := range l.entries {
 		f.entries = append(f.entries, e)
 		f.tree.AppendData(e)
