@@ -197,6 +197,16 @@ func (r *Reader) Err() error { return r.err }
 // Len returns the number of unread bytes.
 func (r *Reader) Len() int { return len(r.b) }
 
+// Rest returns the unread bytes without consuming them (aliasing the input,
+// capacity capped), for a caller-supplied parser that reports how many bytes
+// of them it takes; nil after an error.
+func (r *Reader) Rest() []byte {
+	if r.err != nil {
+		return nil
+	}
+	return r.b[:len(r.b):len(r.b)]
+}
+
 // Empty reports whether all input has been read (or an error occurred).
 func (r *Reader) Empty() bool { return len(r.b) == 0 || r.err != nil }
 

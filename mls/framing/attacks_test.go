@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/daylight-im/daylight/internal/testkit"
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
 	"github.com/daylight-im/daylight/mls/suite"
@@ -139,8 +140,8 @@ func TestPublicMessageApplicationRejected(t *testing.T) {
 	}
 	c := f.content(ContentApplication, []byte("hi"))
 	b := c.appendTo(nil)
-	b = appendOpaque(b, []byte("sig"))
-	b = appendOpaque(b, bytes.Repeat([]byte{1}, 32))
+	b = codec.AppendOpaque(b, []byte("sig"))
+	b = codec.AppendOpaque(b, bytes.Repeat([]byte{1}, 32))
 	if _, err := ParsePublicMessage(b, testBody); !errors.Is(err, ErrInvalid) {
 		t.Errorf("crafted application PublicMessage: err = %v, want ErrInvalid", err)
 	}
@@ -204,13 +205,13 @@ func TestSenderContentTypeRules(t *testing.T) {
 	}
 	// A crafted external-sender commit does not decode.
 	b := []byte{}
-	b = appendOpaque(b, f.groupID)
+	b = codec.AppendOpaque(b, f.groupID)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 7, byte(SenderExternal), 0, 0, 0, 0)
-	b = appendOpaque(b, nil)
+	b = codec.AppendOpaque(b, nil)
 	b = append(b, byte(ContentCommit))
 	b = append(b, 0, 0) // empty commit
-	b = appendOpaque(b, []byte("sig"))
-	b = appendOpaque(b, bytes.Repeat([]byte{1}, 32))
+	b = codec.AppendOpaque(b, []byte("sig"))
+	b = codec.AppendOpaque(b, bytes.Repeat([]byte{1}, 32))
 	if _, err := ParsePublicMessage(b, testBody); !errors.Is(err, ErrInvalid) {
 		t.Errorf("crafted external commit: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/suite"
 )
 
@@ -150,18 +151,18 @@ func appendSender(b []byte, s Sender) []byte {
 // PrivateMessageContent.
 func appendBody(b []byte, ct ContentType, body []byte) []byte {
 	if ct == ContentApplication {
-		return appendOpaque(b, body)
+		return codec.AppendOpaque(b, body)
 	}
 	return append(b, body...)
 }
 
 // appendTo appends the FramedContent encoding. c must have passed check.
 func (c *FramedContent) appendTo(b []byte) []byte {
-	b = appendOpaque(b, c.GroupID)
+	b = codec.AppendOpaque(b, c.GroupID)
 	b = append(b, byte(c.Epoch>>56), byte(c.Epoch>>48), byte(c.Epoch>>40), byte(c.Epoch>>32),
 		byte(c.Epoch>>24), byte(c.Epoch>>16), byte(c.Epoch>>8), byte(c.Epoch))
 	b = appendSender(b, c.Sender)
-	b = appendOpaque(b, c.AuthenticatedData)
+	b = codec.AppendOpaque(b, c.AuthenticatedData)
 	b = append(b, byte(c.ContentType))
 	return appendBody(b, c.ContentType, c.Body)
 }
@@ -174,60 +175,60 @@ func (c *FramedContent) Marshal() ([]byte, error) {
 	return c.appendTo(nil), nil
 }
 
-func (r *reader) sender(field string) Sender {
-	s := Sender{Type: SenderType(r.u8(field + ".sender_type"))}
+func readSender(r *codec.Reader, field string) Sender {
+	s := Sender{Type: SenderType(r.Uint8(field + ".sender_type"))}
 	switch s.Type {
 	case SenderMember, SenderExternal:
-		s.Index = r.u32(field + ".index")
+		s.Index = r.Uint32(field + ".index")
 	case SenderNewMemberProposal, SenderNewMemberCommit:
 	default:
-		if r.err == nil {
-			r.fail(field+".sender_type", fmt.Errorf("unknown value %d", s.Type))
+		if r.Err() == nil {
+			r.Fail(field+".sender_type", fmt.Errorf("unknown value %d", s.Type))
 		}
 	}
 	return s
 }
 
 // body decodes the content-type select.
-func (r *reader) body(field string, ct ContentType, parse BodyParser) []byte {
-	if r.err != nil {
+func readBody(r *codec.Reader, field string, ct ContentType, parse BodyParser) []byte {
+	if r.Err() != nil {
 		return nil
 	}
 	switch ct {
 	case ContentApplication:
-		return r.opaque(field + ".application_data")
+		return r.Opaque(field + ".application_data")
 	case ContentProposal, ContentCommit:
 		if parse == nil {
-			r.fail(field, errors.New("no BodyParser for proposal/commit content"))
+			r.Fail(field, errors.New("no BodyParser for proposal/commit content"))
 			return nil
 		}
-		n, err := parse(ct, r.b)
+		n, err := parse(ct, r.Rest())
 		if err != nil {
-			r.fail(field+"."+ct.String(), err)
+			r.Fail(field+"."+ct.String(), err)
 			return nil
 		}
-		return r.take(field+"."+ct.String(), n)
+		return r.Fixed(field+"."+ct.String(), n)
 	}
-	r.fail(field+".content_type", fmt.Errorf("unknown value %d", ct))
+	r.Fail(field+".content_type", fmt.Errorf("unknown value %d", ct))
 	return nil
 }
 
-func (r *reader) framedContent(parse BodyParser) FramedContent {
+func readFramedContent(r *codec.Reader, parse BodyParser) FramedContent {
 	var c FramedContent
-	c.GroupID = r.opaque("FramedContent.group_id")
-	c.Epoch = r.u64("FramedContent.epoch")
-	c.Sender = r.sender("FramedContent.sender")
-	c.AuthenticatedData = r.opaque("FramedContent.authenticated_data")
-	c.ContentType = ContentType(r.u8("FramedContent.content_type"))
-	c.Body = r.body("FramedContent", c.ContentType, parse)
+	c.GroupID = r.Opaque("FramedContent.group_id")
+	c.Epoch = r.Uint64("FramedContent.epoch")
+	c.Sender = readSender(r, "FramedContent.sender")
+	c.AuthenticatedData = r.Opaque("FramedContent.authenticated_data")
+	c.ContentType = ContentType(r.Uint8("FramedContent.content_type"))
+	c.Body = readBody(r, "FramedContent", c.ContentType, parse)
 	return c
 }
 
 // ParseFramedContent decodes a FramedContent strictly.
 func ParseFramedContent(data []byte, parse BodyParser) (*FramedContent, error) {
-	r := &reader{b: data}
-	c := r.framedContent(parse)
-	if err := r.finish("FramedContent"); err != nil {
+	r := codec.NewReader(data)
+	c := readFramedContent(r, parse)
+	if err := r.Finish("mls/framing: FramedContent"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if err := c.check(); err != nil {
@@ -244,18 +245,18 @@ type FramedContentAuthData struct {
 }
 
 func (a *FramedContentAuthData) appendTo(b []byte, ct ContentType) []byte {
-	b = appendOpaque(b, a.Signature)
+	b = codec.AppendOpaque(b, a.Signature)
 	if ct == ContentCommit {
-		b = appendOpaque(b, a.ConfirmationTag)
+		b = codec.AppendOpaque(b, a.ConfirmationTag)
 	}
 	return b
 }
 
-func (r *reader) authData(field string, ct ContentType) FramedContentAuthData {
+func readAuthData(r *codec.Reader, field string, ct ContentType) FramedContentAuthData {
 	var a FramedContentAuthData
-	a.Signature = r.opaque(field + ".signature")
+	a.Signature = r.Opaque(field + ".signature")
 	if ct == ContentCommit {
-		a.ConfirmationTag = r.opaque(field + ".confirmation_tag")
+		a.ConfirmationTag = r.Opaque(field + ".confirmation_tag")
 	}
 	return a
 }
@@ -300,12 +301,12 @@ func (ac *AuthenticatedContent) Marshal() ([]byte, error) {
 
 // ParseAuthenticatedContent decodes an AuthenticatedContent strictly.
 func ParseAuthenticatedContent(data []byte, parse BodyParser) (*AuthenticatedContent, error) {
-	r := &reader{b: data}
+	r := codec.NewReader(data)
 	var ac AuthenticatedContent
-	ac.WireFormat = WireFormat(r.u16("AuthenticatedContent.wire_format"))
-	ac.Content = r.framedContent(parse)
-	ac.Auth = r.authData("AuthenticatedContent.auth", ac.Content.ContentType)
-	if err := r.finish("AuthenticatedContent"); err != nil {
+	ac.WireFormat = WireFormat(r.Uint16("AuthenticatedContent.wire_format"))
+	ac.Content = readFramedContent(r, parse)
+	ac.Auth = readAuthData(r, "AuthenticatedContent.auth", ac.Content.ContentType)
+	if err := r.Finish("mls/framing: AuthenticatedContent"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if err := ac.check(); err != nil {
@@ -327,7 +328,7 @@ func (ac *AuthenticatedContent) ConfirmedTranscriptHashInput() ([]byte, error) {
 	}
 	b := []byte{byte(ac.WireFormat >> 8), byte(ac.WireFormat)}
 	b = ac.Content.appendTo(b)
-	return appendOpaque(b, ac.Auth.Signature), nil
+	return codec.AppendOpaque(b, ac.Auth.Signature), nil
 }
 
 // framedContentTBS returns FramedContentTBS (RFC 9420, Section 6.1): the
@@ -397,6 +398,15 @@ func (ac *AuthenticatedContent) VerifySignature(s *suite.Suite, signaturePub, gr
 	}
 	if err := s.VerifyWithLabel(signaturePub, labelFramedContentTBS, framedContentTBS(ac.WireFormat, &ac.Content, groupContext), ac.Auth.Signature); err != nil {
 		return fmt.Errorf("mls/framing: FramedContentAuthData.signature: %w", err)
+	}
+	return nil
+}
+
+// checkLen rejects a field longer than an opaque<V> can carry (RFC 9420,
+// Section 2.1.2).
+func checkLen(field string, v []byte) error {
+	if len(v) > codec.MaxVectorLen {
+		return fmt.Errorf("mls/framing: %s: %d bytes exceed the vector limit", field, len(v))
 	}
 	return nil
 }

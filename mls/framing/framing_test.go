@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/daylight-im/daylight/internal/testkit"
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
 	"github.com/daylight-im/daylight/mls/suite"
@@ -22,25 +23,25 @@ func testBody(ct ContentType, data []byte) (int, error) {
 	switch ct {
 	case ContentProposal:
 		if len(data) < 2 {
-			return 0, errShort
+			return 0, codec.ErrTruncated
 		}
 		if t := binary.BigEndian.Uint16(data); t != 3 {
 			return 0, fmt.Errorf("test parser: proposal type %d not supported", t)
 		}
 		if len(data) < 6 {
-			return 0, errShort
+			return 0, codec.ErrTruncated
 		}
 		return 6, nil
 	case ContentCommit:
-		r := &reader{b: data}
-		r.opaque("Commit.proposals")
-		if p := r.u8("Commit.path"); r.err == nil && p != 0 {
+		r := codec.NewReader(data)
+		r.Opaque("Commit.proposals")
+		if p := r.Uint8("Commit.path"); r.Err() == nil && p != 0 {
 			return 0, errors.New("test parser: commit with path not supported")
 		}
-		if r.err != nil {
-			return 0, r.err
+		if r.Err() != nil {
+			return 0, r.Err()
 		}
-		return len(data) - len(r.b), nil
+		return len(data) - r.Len(), nil
 	}
 	return 0, fmt.Errorf("content type %v", ct)
 }
@@ -66,7 +67,7 @@ type protectionVector struct {
 	ApplicationPriv         testkit.HexBytes `json:"application_priv"`
 }
 
-func opaqueV(b, v []byte) []byte { return appendOpaque(b, v) }
+func opaqueV(b, v []byte) []byte { return codec.AppendOpaque(b, v) }
 
 func (v *protectionVector) groupContext() []byte {
 	b := []byte{0, 1, byte(v.CipherSuite >> 8), byte(v.CipherSuite)}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
 	"github.com/daylight-im/daylight/mls/suite"
@@ -36,25 +37,25 @@ func (pm *PrivateMessage) Marshal() ([]byte, error) {
 		}
 	}
 	b := pm.senderDataAAD(make([]byte, 0, 32+len(pm.GroupID)+len(pm.AuthenticatedData)+len(pm.EncryptedSenderData)+len(pm.Ciphertext)))
-	b = appendOpaque(b, pm.AuthenticatedData)
-	b = appendOpaque(b, pm.EncryptedSenderData)
-	return appendOpaque(b, pm.Ciphertext), nil
+	b = codec.AppendOpaque(b, pm.AuthenticatedData)
+	b = codec.AppendOpaque(b, pm.EncryptedSenderData)
+	return codec.AppendOpaque(b, pm.Ciphertext), nil
 }
 
 // ParsePrivateMessage decodes a PrivateMessage strictly.
 func ParsePrivateMessage(data []byte) (*PrivateMessage, error) {
-	r := &reader{b: data}
+	r := codec.NewReader(data)
 	var pm PrivateMessage
-	pm.GroupID = r.opaque("PrivateMessage.group_id")
-	pm.Epoch = r.u64("PrivateMessage.epoch")
-	pm.ContentType = ContentType(r.u8("PrivateMessage.content_type"))
-	if r.err == nil && !pm.ContentType.valid() {
-		r.fail("PrivateMessage.content_type", fmt.Errorf("unknown value %d", pm.ContentType))
+	pm.GroupID = r.Opaque("PrivateMessage.group_id")
+	pm.Epoch = r.Uint64("PrivateMessage.epoch")
+	pm.ContentType = ContentType(r.Uint8("PrivateMessage.content_type"))
+	if r.Err() == nil && !pm.ContentType.valid() {
+		r.Fail("PrivateMessage.content_type", fmt.Errorf("unknown value %d", pm.ContentType))
 	}
-	pm.AuthenticatedData = r.opaque("PrivateMessage.authenticated_data")
-	pm.EncryptedSenderData = r.opaque("PrivateMessage.encrypted_sender_data")
-	pm.Ciphertext = r.opaque("PrivateMessage.ciphertext")
-	if err := r.finish("PrivateMessage"); err != nil {
+	pm.AuthenticatedData = r.Opaque("PrivateMessage.authenticated_data")
+	pm.EncryptedSenderData = r.Opaque("PrivateMessage.encrypted_sender_data")
+	pm.Ciphertext = r.Opaque("PrivateMessage.ciphertext")
+	if err := r.Finish("mls/framing: PrivateMessage"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return &pm, nil
@@ -63,7 +64,7 @@ func ParsePrivateMessage(data []byte) (*PrivateMessage, error) {
 // senderDataAAD appends SenderDataAAD{group_id, epoch, content_type}
 // (RFC 9420, Section 6.3.2).
 func (pm *PrivateMessage) senderDataAAD(b []byte) []byte {
-	b = appendOpaque(b, pm.GroupID)
+	b = codec.AppendOpaque(b, pm.GroupID)
 	e := pm.Epoch
 	b = append(b, byte(e>>56), byte(e>>48), byte(e>>40), byte(e>>32), byte(e>>24), byte(e>>16), byte(e>>8), byte(e))
 	return append(b, byte(pm.ContentType))
@@ -73,7 +74,7 @@ func (pm *PrivateMessage) senderDataAAD(b []byte) []byte {
 // authenticated_data} (RFC 9420, Section 6.3.1).
 func (pm *PrivateMessage) contentAAD() []byte {
 	b := pm.senderDataAAD(make([]byte, 0, 16+len(pm.GroupID)+len(pm.AuthenticatedData)))
-	return appendOpaque(b, pm.AuthenticatedData)
+	return codec.AppendOpaque(b, pm.AuthenticatedData)
 }
 
 // senderDataLen is the size of SenderData{uint32 leaf_index; uint32
@@ -211,10 +212,10 @@ func UnprotectPrivate(s *suite.Suite, pm *PrivateMessage, tree *secrettree.Tree,
 	if len(sd) != senderDataLen {
 		return nil, fmt.Errorf("%w: SenderData is %d bytes, want %d", ErrMalformed, len(sd), senderDataLen)
 	}
-	r := &reader{b: sd}
-	leaf := r.u32("SenderData.leaf_index")
-	gen := r.u32("SenderData.generation")
-	guard := r.take("SenderData.reuse_guard", 4)
+	r := codec.NewReader(sd)
+	leaf := r.Uint32("SenderData.leaf_index")
+	gen := r.Uint32("SenderData.generation")
+	guard := r.Fixed("SenderData.reuse_guard", 4)
 	if opts.LeafOK != nil {
 		if err := opts.LeafOK(leaf); err != nil {
 			return nil, fmt.Errorf("%w: SenderData.leaf_index %d: %w", ErrInvalid, leaf, err)
@@ -257,15 +258,15 @@ func UnprotectPrivate(s *suite.Suite, pm *PrivateMessage, tree *secrettree.Tree,
 // Section 6.3.1) into ac: the content select, the auth data, then padding
 // that MUST be all zero bytes.
 func parsePrivateMessageContent(pt []byte, ac *AuthenticatedContent, parse BodyParser) error {
-	r := &reader{b: pt}
+	r := codec.NewReader(pt)
 	ct := ac.Content.ContentType
-	body := r.body("PrivateMessageContent", ct, parse)
-	auth := r.authData("PrivateMessageContent.auth", ct)
-	if r.err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, r.err)
+	body := readBody(r, "PrivateMessageContent", ct, parse)
+	auth := readAuthData(r, "PrivateMessageContent.auth", ct)
+	if r.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, r.Err())
 	}
 	var acc byte
-	for _, x := range r.b {
+	for _, x := range r.Rest() {
 		acc |= x
 	}
 	if acc != 0 {

@@ -3,6 +3,7 @@ package framing
 import (
 	"fmt"
 
+	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 )
 
@@ -42,7 +43,7 @@ func (pm *PublicMessage) Marshal() ([]byte, error) {
 	b := pm.Content.appendTo(nil)
 	b = pm.Auth.appendTo(b, pm.Content.ContentType)
 	if pm.Content.Sender.Type == SenderMember {
-		b = appendOpaque(b, pm.MembershipTag)
+		b = codec.AppendOpaque(b, pm.MembershipTag)
 	}
 	return b, nil
 }
@@ -50,14 +51,14 @@ func (pm *PublicMessage) Marshal() ([]byte, error) {
 // ParsePublicMessage decodes a PublicMessage strictly (the bytes after the
 // MLSMessage header) and rejects application content.
 func ParsePublicMessage(data []byte, parse BodyParser) (*PublicMessage, error) {
-	r := &reader{b: data}
+	r := codec.NewReader(data)
 	var pm PublicMessage
-	pm.Content = r.framedContent(parse)
-	pm.Auth = r.authData("PublicMessage.auth", pm.Content.ContentType)
+	pm.Content = readFramedContent(r, parse)
+	pm.Auth = readAuthData(r, "PublicMessage.auth", pm.Content.ContentType)
 	if pm.Content.Sender.Type == SenderMember {
-		pm.MembershipTag = r.opaque("PublicMessage.membership_tag")
+		pm.MembershipTag = r.Opaque("PublicMessage.membership_tag")
 	}
-	if err := r.finish("PublicMessage"); err != nil {
+	if err := r.Finish("mls/framing: PublicMessage"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if err := pm.check(); err != nil {
