@@ -93,13 +93,14 @@ type profile struct {
 
 // Client is one device's client.
 type Client struct {
-	mu     sync.Mutex
-	cfg    Config
-	st     *localstore.Store
-	prof   *profile
-	tr     *transport.Client
-	groups map[string]*groupState // loaded groups by hex id
-	kdHTTP *http.Client           // key directory requests
+	mu        sync.Mutex
+	cfg       Config
+	st        *localstore.Store
+	prof      *profile
+	tr        *transport.Client
+	groups    map[string]*groupState // loaded groups by hex id
+	kdHTTP    *http.Client           // key directory requests
+	pinNotice string                 // what kdConfig pinned on first contact (client/pin.go)
 }
 
 // Open opens (or creates) the profile in cfg.Home.

@@ -323,12 +323,14 @@ func (c *Client) addUsers(ctx context.Context, gs *groupState, users []string) (
 	// the verified account vouches for their KeyPackage (kdclient).
 	vouched := map[string]*kdclient.Contact{}
 	refusedSet := map[api.DeviceID]bool{}
-	if c.cfg.KeyDirTrust != nil {
+	if trust, err := c.kdConfig(ctx); err != nil {
+		return AddResult{}, err
+	} else if trust != nil {
 		for _, u := range users {
 			if u == c.prof.Username {
 				continue
 			}
-			ct, err := c.verifiedContact(ctx, u)
+			ct, err := c.verifiedContact(ctx, trust, u)
 			if err != nil {
 				return AddResult{}, err
 			}

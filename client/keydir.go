@@ -14,6 +14,7 @@ import (
 
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/keydir"
 	"github.com/daylight-im/daylight/keydir/account"
 	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/keydir/kdhttp"
@@ -23,15 +24,17 @@ import (
 // Key directory (keydir): when the server mounts /keydir/, the client
 // publishes its account as device-signed records (keydir/account):
 // version 0 at Register, signed by the first device; an Add record at each
-// link, signed by the approving device and carried in the approval. Contacts
-// are checked against the account chain the directory serves: every device
-// the DS lists must be in the chain (signed by the account's own devices),
-// otherwise it is reported as unsigned (a ghost device the provider added).
+// link, signed by the approving device and carried in the approval.
 //
-// What is verified: the chain's signatures (account.Verify). What is not yet:
-// the directory's proofs (VRF label, prefix tree, epoch head, witnessed
-// checkpoint) — that needs the directory's keys and the witness policy pinned
-// in the client (keydir/kdclient.Config); see docs/client.md.
+// Every answer of the directory is verified by keydir/kdclient against the
+// pins (client/pin.go: trust on first use of what the server publishes, or
+// Config.KeyDirTrust given out of band): the checkpoint under the pinned
+// witness policy (w cosignatures), the epoch head's signature and inclusion,
+// the VRF label, the prefix-tree proof and the account chain. Contacts are
+// then checked against the verified chain: every device the DS lists must be
+// in it, otherwise it is reported as unsigned (a ghost device the provider
+// added), and is never added to a group. Only a server that publishes no key
+// directory at all, to a profile that never pinned one, gets chain checks.
 
 // accountDeviceID names a device in the account chain: the first 16 bytes of
 // SHA-256 over its Ed25519 key (the DS's numeric ids are not known to the
@@ -81,7 +84,15 @@ func (c *Client) publishRegistration(ctx context.Context) string {
 		return "not published (no key directory on this server?): " + err.Error()
 	}
 	c.prof.Chain = [][]byte{b}
-	return "published account version 0"
+	out := "published account version 0"
+	if c.cfg.KeyDirTrust == nil {
+		if _, err := c.kdConfig(ctx); err != nil {
+			out += "; key directory NOT pinned: " + err.Error()
+		} else if n := c.pinNotice; n != "" {
+			out += "; " + n
+		}
+	}
+	return out
 }
 
 // ownChain returns this account's verified chain, from the profile or, if
@@ -169,11 +180,25 @@ func (c *Client) publishApproved(ctx context.Context) error {
 
 // markOwnDevices sets Device.KeyDir for this account's devices from the
 // directory's chain (own-account monitoring for ghost devices; the
-// directory's proofs are not verified yet).
+// directory's proofs are verified against the pins; an answer that does not
+// verify marks every device "UNVERIFIED").
 func (c *Client) markOwnDevices(ctx context.Context, devs []Device) {
 	r, err := c.keydirClient().Lookup(ctx, c.prof.Username)
 	if err != nil {
 		return
+	}
+	if kc, err := c.kdConfig(ctx); err != nil || kc != nil {
+		if err == nil {
+			_, err = kc.VerifyLookup(r)
+		}
+		if err != nil {
+			for i := range devs {
+				if !devs[i].Revoked {
+					devs[i].KeyDir = "UNVERIFIED"
+				}
+			}
+			return
+		}
 	}
 	raw := r.Records
 	if len(c.prof.Chain) > len(raw) {
@@ -205,10 +230,11 @@ type keyDirStatus struct {
 }
 
 // checkKeyDir compares the DS's device list of a contact with the account
-// chain the key directory serves. With Config.KeyDirTrust the lookup is
-// verified by kdclient (checkpoint under the witness policy, epoch head,
-// VRF label, prefix-tree proof, chain) against the contact's pin, and a
-// changed safety number is reported until accepted.
+// chain the key directory serves. The lookup is verified by kdclient
+// against the pinned directory (checkpoint under the witness policy, epoch
+// head, VRF label, prefix-tree proof, chain) and the contact's pin, and a
+// changed safety number is reported until accepted. Only without any pin
+// (a server without a key directory) is the chain checked alone.
 func (c *Client) checkKeyDir(ctx context.Context, r *contactRecord, devs []Device, accept bool) keyDirStatus {
 	resp, err := c.keydirClient().Lookup(ctx, r.Username)
 	if err != nil {
@@ -216,7 +242,11 @@ func (c *Client) checkKeyDir(ctx context.Context, r *contactRecord, devs []Devic
 	}
 	var st *account.State
 	out := keyDirStatus{}
-	if trust := c.cfg.KeyDirTrust; trust != nil {
+	trust, err := c.kdConfig(ctx)
+	if err != nil {
+		return keyDirStatus{Status: "REFUSED: the key directory is not pinned: " + err.Error()}
+	}
+	if trust != nil {
 		kc := kdclient.NewClient(*trust)
 		if r.KDPin != nil {
 			kc.SetPin(r.Username, *r.KDPin)
@@ -226,7 +256,7 @@ func (c *Client) checkKeyDir(ctx context.Context, r *contactRecord, devs []Devic
 		case errors.Is(err, kdclient.ErrNotRegistered):
 			return keyDirStatus{Status: "absent (proven by the directory)"}
 		case err != nil:
-			return keyDirStatus{Status: "REFUSED: the directory's answer does not verify: " + err.Error()}
+			return keyDirStatus{Status: "REFUSED: the directory's answer does not verify: " + c.explainRefusal(ctx, err).Error()}
 		}
 		if ct.Change == kdclient.SafetyNumberChanged {
 			if !accept {
@@ -266,21 +296,53 @@ func (c *Client) checkKeyDir(ctx context.Context, r *contactRecord, devs []Devic
 // user compares account numbers and accepts (contacts verify --accept).
 var ErrSafetyNumberChanged = errors.New("client: the contact's account changed in the key directory (hint: compare account numbers, then `daylight contacts verify --accept USER`)")
 
+// contactWait bounds how long verifiedContact waits for a user the DS knows
+// but the directory does not prove yet (registered or linked moments ago:
+// the account appears with the next witnessed epoch).
+const contactWait = 20 * time.Second
+
 // verifiedContact looks user up in the pinned key directory and checks it
 // against the contact's pin (trust on first use for a user who is not a
-// contact: nothing is pinned then).
-func (c *Client) verifiedContact(ctx context.Context, user string) (*kdclient.Contact, error) {
+// contact: nothing is pinned then). A user the DS lists devices for but
+// whose account is not in a witnessed epoch yet is waited for (contactWait).
+func (c *Client) verifiedContact(ctx context.Context, trust *kdclient.Config, user string) (*kdclient.Contact, error) {
+	deadline := c.cfg.Now().Add(contactWait)
+	for {
+		ct, err := c.verifiedContactOnce(ctx, trust, user)
+		if err == nil || !errors.Is(err, errNotYetPublished) || c.cfg.Now().After(deadline) {
+			return ct, err
+		}
+		if devs, derr := c.devices(ctx, user); derr != nil || !slices.ContainsFunc(devs, func(d Device) bool { return !d.Revoked }) {
+			return ct, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+var errNotYetPublished = errors.New("client: the account is not in a witnessed key-directory epoch yet (registered moments ago? retry after the next epoch)")
+
+func (c *Client) verifiedContactOnce(ctx context.Context, trust *kdclient.Config, user string) (*kdclient.Contact, error) {
 	resp, err := c.keydirClient().Lookup(ctx, user)
 	if err != nil {
+		if errors.Is(err, keydir.ErrNotPublished) {
+			return nil, fmt.Errorf("%w: %w", errNotYetPublished, err)
+		}
 		return nil, fmt.Errorf("client: key directory lookup of %s: %w", user, err)
 	}
-	kc := kdclient.NewClient(*c.cfg.KeyDirTrust)
+	kc := kdclient.NewClient(*trust)
 	if r, ok := c.contact(user); ok && r.KDPin != nil {
 		kc.SetPin(user, *r.KDPin)
 	}
 	ct, err := kc.Lookup(resp)
+	if errors.Is(err, kdclient.ErrNotRegistered) {
+		return nil, fmt.Errorf("%w (%s): %w", errNotYetPublished, user, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("client: key directory answer for %s: %w", user, err)
+		return nil, fmt.Errorf("client: refusing %s: the key directory's answer does not verify: %w", user, c.explainRefusal(ctx, err))
 	}
 	if ct.Change == kdclient.SafetyNumberChanged {
 		return nil, fmt.Errorf("%w (%s)", ErrSafetyNumberChanged, user)

@@ -12,8 +12,8 @@ import (
 
 // Own-account monitoring (keydir/kdclient.Monitor): this device keeps the
 // set of devices it knows to be the account's own (itself, the devices it
-// approved, and the account's devices when it was linked) and, with the key
-// directory pinned (Config.KeyDirTrust), checks the account's history in
+// approved, and the account's devices when it was linked) and, against the
+// pinned key directory (client/pin.go), checks the account's history in
 // every epoch since the last check: a device it does not know, a version no
 // device signed, a forked or rolled-back history are alerts.
 
@@ -65,8 +65,9 @@ type Alert struct {
 	Detail  string `json:"detail"`
 }
 
-// ErrNoKeyDirTrust reports a check that needs the key directory pinned.
-var ErrNoKeyDirTrust = errors.New("client: the key directory is not pinned (hint: pass --keydir-trust FILE)")
+// ErrNoKeyDirTrust reports a check that needs a key directory when none is
+// pinned and the server publishes none.
+var ErrNoKeyDirTrust = errors.New("client: no key directory is pinned and the server publishes none (hint: pass --keydir-trust FILE)")
 
 // MonitorAccount checks this account's key-directory history since the last
 // check and returns what it shows that no known device did. The monitor's
@@ -77,7 +78,11 @@ func (c *Client) MonitorAccount(ctx context.Context) ([]Alert, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
-	if c.cfg.KeyDirTrust == nil {
+	trust, err := c.kdConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if trust == nil {
 		return nil, ErrNoKeyDirTrust
 	}
 	m := c.monitor()
@@ -85,9 +90,9 @@ func (c *Client) MonitorAccount(ctx context.Context) ([]Alert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: key directory history: %w", err)
 	}
-	as, err := kdclient.NewClient(*c.cfg.KeyDirTrust).Sync(m, h)
+	as, err := kdclient.NewClient(*trust).Sync(m, h)
 	if err != nil {
-		return nil, fmt.Errorf("client: key directory history does not verify: %w", err)
+		return nil, fmt.Errorf("client: key directory history does not verify: %w", c.explainRefusal(ctx, err))
 	}
 	out := []Alert{}
 	for _, a := range as {

@@ -154,6 +154,9 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte) 
 	if err != nil {
 		return nil, resp.StatusCode, err
 	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return nil, resp.StatusCode, fmt.Errorf("kdhttp: %s %s: %w: %s", method, path, keydir.ErrNotPublished, bytes.TrimSpace(b))
+	}
 	if resp.StatusCode/100 != 2 {
 		return nil, resp.StatusCode, fmt.Errorf("kdhttp: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
 	}
