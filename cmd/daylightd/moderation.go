@@ -79,6 +79,7 @@ func openModeration(ctx context.Context, o *options, svc *ds.Service, fr ds.Fran
 	return &moderationSvc{store: st, mounts: map[string]http.Handler{
 		moderation.RouteReport: m.Intake(),
 		moderation.ConsolePath: m.Console(),
+		moderation.RouteStatus: m.Status(), // the account's own warnings and suspension (client shows them)
 	}}, nil
 }
 
