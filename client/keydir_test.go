@@ -15,6 +15,7 @@ import (
 	"github.com/daylight-im/daylight/client/localstore"
 	"github.com/daylight-im/daylight/client/transport"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/mls/group"
 )
 
@@ -97,8 +98,19 @@ func TestKeyDirectoryChainAndGhostDevice(t *testing.T) {
 // shows as a device change, not a safety-number change. A directory key
 // other than the pinned one makes every answer refused.
 func TestKeyDirectoryVerifiedLookup(t *testing.T) {
+	for _, mode := range []string{"trust-file", "pinned"} {
+		t.Run(mode, func(t *testing.T) { testKeyDirectoryVerifiedLookup(t, mode) })
+	}
+}
+
+func testKeyDirectoryVerifiedLookup(t *testing.T, mode string) {
 	ctx := context.Background()
-	url, dir, trust := startServerKD(t, true)
+	s := startKDServer(t, 1, 1)
+	url, dir := s.url, s.dir
+	var trust *kdclient.Config // pinned: bob pins what the server publishes at Register
+	if mode == "trust-file" {
+		trust = s.config
+	}
 	home := t.TempDir()
 	alice := open(t, url, filepath.Join(home, "alice"))
 	if _, err := alice.Register(ctx, "alice", "laptop"); err != nil {
@@ -112,6 +124,9 @@ func TestKeyDirectoryVerifiedLookup(t *testing.T) {
 	defer bob.Close()
 	if _, err := bob.Register(ctx, "bob", "d"); err != nil {
 		t.Fatal(err)
+	}
+	if info, err := bob.KeyDirTrust(); err != nil || mode == "pinned" && info.Fingerprint != s.trust.Fingerprint() || mode == "trust-file" && info.Source != "file" {
+		t.Fatalf("%s: pins %+v %v", mode, info, err)
 	}
 	if _, err := dir.Publish(ctx); err != nil {
 		t.Fatal(err)
@@ -168,7 +183,7 @@ func TestKeyDirectoryVerifiedLookup(t *testing.T) {
 		t.Fatalf("group with a ghost device: added %+v refused %v", res.Added, res.Refused)
 	}
 	// A client pinning another directory key refuses every answer.
-	bad := *trust
+	bad := *s.config
 	other, _, _ := ed25519.GenerateKey(nil)
 	bad.DirectoryKey = other
 	bob.cfg.KeyDirTrust = &bad
@@ -187,8 +202,19 @@ func TestKeyDirectoryVerifiedLookup(t *testing.T) {
 // a provider holding a device key, would do) is an "unknown device" alert on
 // the laptop, and none on the phone that approved it.
 func TestOwnAccountMonitorFlagsUnknownDevice(t *testing.T) {
+	for _, mode := range []string{"trust-file", "pinned"} {
+		t.Run(mode, func(t *testing.T) { testOwnAccountMonitorFlagsUnknownDevice(t, mode) })
+	}
+}
+
+func testOwnAccountMonitorFlagsUnknownDevice(t *testing.T, mode string) {
 	ctx := context.Background()
-	url, dir, trust := startServerKD(t, true)
+	s := startKDServer(t, 1, 1)
+	url, dir := s.url, s.dir
+	var trust *kdclient.Config
+	if mode == "trust-file" {
+		trust = s.config
+	}
 	home := t.TempDir()
 	openTrusting := func(name string) *Client {
 		c, err := Open(Config{Home: filepath.Join(home, name), Key: localstore.Key{Raw: make([]byte, 32)}, ServerURL: url, KeyPackages: 2, KeyDirTrust: trust})
