@@ -67,7 +67,7 @@ type Alert struct {
 
 // ErrNoKeyDirTrust reports a check that needs a key directory when none is
 // pinned and the server publishes none.
-var ErrNoKeyDirTrust = errors.New("client: no key directory is pinned and the server publishes none (hint: pass --keydir-trust FILE)")
+var ErrNoKeyDirTrust = errors.New("client: the key directory is not pinned and the server publishes none (hint: pass --keydir-trust FILE)")
 
 // MonitorAccount checks this account's key-directory history since the last
 // check and returns what it shows that no known device did. The monitor's

@@ -20,6 +20,7 @@ import (
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/client"
 	"github.com/daylight-im/daylight/client/localstore"
+	"github.com/daylight-im/daylight/keydir/kdclient"
 )
 
 const usage = `daylight: end-to-end encrypted messaging (MLS)
@@ -33,8 +34,9 @@ global flags (also from the environment):
   --ca FILE       PEM certificate to trust (daylightd's dev certificate: DATA/tls-dev-cert.pem) ($DAYLIGHT_CA;
                   remembered by register and link request)
   --key-file FILE key file sealing the local store        (default HOME/store.key; created at register)
-  --keydir-trust FILE  pins of the provider's key directory and access log (docs/client.md);
-                  with it, contact lookups are fully verified   ($DAYLIGHT_KEYDIR_TRUST; remembered)
+  --keydir-trust FILE  pins of the provider's key directory and access log, given out of band
+                  (docs/client.md); without it the client pins what the server publishes on
+                  first contact and shows its fingerprint   ($DAYLIGHT_KEYDIR_TRUST; remembered)
                   set $DAYLIGHT_PASSPHRASE to seal with a passphrase instead
                   set $DAYLIGHT_ESCROW_POLICY to a signed access policy file to escrow every epoch under it
   --json          machine-readable output (one JSON value per command)
@@ -47,7 +49,8 @@ commands:
   whoami                                 this device
   devices [USER]                         list devices (yours by default)
   devices revoke ID                      revoke one of your devices
-  monitor                                check your account's key-directory history (needs --keydir-trust)
+  monitor                                check your account's key-directory history since the last check
+  trust show | trust reset               the pinned key directory (fingerprint, witnesses) | drop the pins
   contacts add USER                      pin USER's devices; show the safety number
   contacts list                          contacts, with device changes since pinning
   contacts verify [--accept] USER        mark USER verified (--accept re-pins the current devices)
@@ -114,6 +117,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.interactive(ctx)
 	}
 	err := e.dispatch(ctx, fs.Args())
+	e.pinNotice(stderr)
 	if err != nil && e.json {
 		out := map[string]string{"error": err.Error()}
 		if h := hint(err); h != "" {
@@ -144,6 +148,8 @@ func hint(err error) string {
 	switch {
 	case errors.As(err, &ue):
 		return "run `daylight help` for the commands and their arguments"
+	case errors.Is(err, client.ErrKeyDirPinChanged), errors.Is(err, kdclient.ErrCheckpoint), errors.Is(err, kdclient.ErrUnverifiable):
+		return keyDirHint(err)
 	case errors.Is(err, client.ErrNoKeyDirTrust):
 		return "get the key-directory trust file from your provider's published keys"
 	case strings.HasSuffix(err.Error(), "key-directory alerts on your account"):
@@ -297,6 +303,8 @@ func (e *env) dispatch(ctx context.Context, args []string) error {
 		return e.whoami()
 	case "devices":
 		return e.devices(ctx, rest)
+	case "trust":
+		return e.trustCmd(rest)
 	case "monitor":
 		return e.monitor(ctx, rest)
 	case "contacts", "contact":
