@@ -26,7 +26,7 @@ type StagedCommit struct {
 	confTag    []byte
 	own        uint32
 	removed    bool
-	privs      map[uint32]keyPair
+	priv       *treekem.PrivateState // our keys in the new epoch (nil if removed)
 	secrets    *keyschedule.EpochSecrets
 	secretTree *secrettree.Tree
 	escrowEnc  []byte // copy of encryption_secret when Config.KeepEscrowSecrets
@@ -96,7 +96,8 @@ type publicStage struct {
 	list       []resolvedProposal
 	a          *applied
 	senderLeaf uint32
-	newCtx     groupContext // next epoch's context (tree hash, confirmed transcript hash)
+	newCtx     groupContext     // next epoch's context (tree hash, confirmed transcript hash)
+	path       *wire.UpdatePath // the merged UpdatePath, if any
 }
 
 // stagePublic validates a commit and computes the next tree and GroupContext
@@ -149,8 +150,9 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 	}
 	newCtx := a.ctx
 	newCtx.epoch = p.ctx.epoch + 1
+	var wup *wire.UpdatePath
 	if c.path != nil {
-		if err := p.applyPath(a, senderLeaf, c.path, committer.Type == framing.SenderNewMemberCommit); err != nil {
+		if wup, err = p.applyPath(a, senderLeaf, c.path, committer.Type == framing.SenderNewMemberCommit); err != nil {
 			return nil, err
 		}
 	}
@@ -160,7 +162,7 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 		return nil, err
 	}
 	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(p.cs, p.interim, input)
-	return &publicStage{c: c, list: list, a: a, senderLeaf: senderLeaf, newCtx: newCtx}, nil
+	return &publicStage{c: c, list: list, a: a, senderLeaf: senderLeaf, newCtx: newCtx, path: wup}, nil
 }
 
 // removedLeavesIdentity reports whether removed leaf r had the same identity as ln.
@@ -185,18 +187,16 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 	}
 	a := ps.a
 	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, ctx: ps.newCtx, own: g.own, reinit: a.reinit, committer: ps.senderLeaf}
-	// Our own committed Update gives our leaf a new key pair.
-	privs := map[uint32]keyPair{}
-	for k, v := range g.privs {
-		privs[k] = v
-	}
+	// Our own committed Update gives our leaf a new key pair. The private state is
+	// staged on a copy: nothing in g changes until Merge.
+	var updateKey []byte
 	for _, rp := range ps.list {
 		if rp.prop.typ == propUpdate && rp.sender.Index == g.own && rp.sender.Type == framing.SenderMember {
 			kp, ok := g.pendingUpdates[string(rp.ref)]
 			if !ok {
 				return nil, fmt.Errorf("%w: commit applies an Update of ours we do not know", ErrInvalid)
 			}
-			privs[2*g.own] = kp
+			updateKey = kp.priv
 		}
 	}
 	for _, r := range a.removed {
@@ -208,27 +208,31 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 		// A removed member cannot derive the new epoch; the commit is still valid.
 		return sc, nil
 	}
+	priv := g.priv.Clone()
+	if updateKey != nil {
+		priv.SetLeafKey(updateKey)
+	}
 	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
-	if ps.c.path != nil {
+	if ps.path != nil {
+		// Section 7.5: decrypt our path secret under the provisional GroupContext,
+		// derive the path keys to the root and check them against the tree.
 		prov := ps.newCtx
 		prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
-		secret, err := g.decryptPath(a, ps.senderLeaf, ps.c.path, prov.bytes(), privs)
+		secret, err := priv.Decrypt(a.tree.t, tree.LeafIndex(ps.senderLeaf), ps.path, prov.bytes(), leafIndices(a.added))
 		if err != nil {
-			return nil, err
+			priv.Destroy()
+			return nil, fmt.Errorf("%w: UpdatePath: %w", ErrInvalid, err)
 		}
 		commitSecret, err = keyschedule.NewCommitSecret(g.cs, secret)
 		clear(secret)
 		if err != nil {
+			priv.Destroy()
 			return nil, err
 		}
 	}
-	// Drop keys for nodes that changed.
-	for n, kp := range privs {
-		if !nodePub(a.tree, n, kp.pub) {
-			delete(privs, n)
-		}
-	}
-	sc.privs = privs
+	// Drop keys for nodes the commit blanked.
+	priv.Prune(a.tree.t)
+	sc.priv = priv
 	init := g.secrets.Init
 	if a.externalInit != nil {
 		priv, _, err := g.secrets.External.KeyPair()
@@ -275,28 +279,28 @@ func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, com
 
 // applyPath validates the UpdatePath and merges it into a.tree with
 // treekem.Merge (Sections 7.5, 7.9.2, 12.4.2).
-func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, external bool) error {
+func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, external bool) (*wire.UpdatePath, error) {
 	t := a.tree
 	if err := p.checkLeaf(&up.leaf, leafSourceCommit, sender, &a.ctx); err != nil {
-		return fmt.Errorf("UpdatePath.leaf_node: %w", err)
+		return nil, fmt.Errorf("UpdatePath.leaf_node: %w", err)
 	}
 	if !external {
 		if old := t.encKey(2 * sender); old != nil && bytes.Equal(old, up.leaf.encryptionKey) {
-			return fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
+			return nil, fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
 		}
 	}
 	if err := uniqueLeaf(t, &up.leaf, sender); err != nil {
-		return err
+		return nil, err
 	}
 	path, _ := t.filteredDirectPath(sender)
 	if len(path) != len(up.nodes) {
-		return fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
+		return nil, fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
 	}
 	keys := make(map[string]bool, len(up.nodes)+1)
 	keys[string(up.leaf.encryptionKey)] = true
 	for _, n := range up.nodes {
 		if keys[string(n.encryptionKey)] {
-			return fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
+			return nil, fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
 		}
 		keys[string(n.encryptionKey)] = true
 	}
@@ -305,77 +309,19 @@ func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, exter
 			continue
 		}
 		if pub := t.encKey(x); pub != nil && keys[string(pub)] {
-			return fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
+			return nil, fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
 		}
 	}
 	wup, err := wire.ParseUpdatePath(up.bytes())
 	if err != nil {
-		return fmt.Errorf("%w: UpdatePath: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: UpdatePath: %w", ErrInvalid, err)
 	}
 	// Merge (Section 7.5): ciphertext counts per copath resolution (new members
 	// excluded), blank the direct path, set keys, parent hashes, leaf parent_hash.
 	if err := treekem.Merge(t.t, tree.LeafIndex(sender), wup, leafIndices(a.added)); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return nil
-}
-
-// decryptPath decrypts this member's path secret from a merged UpdatePath and
-// derives the new path keys; it returns the commit_secret (Section 7.5).
-func (g *Group) decryptPath(a *applied, sender uint32, up *updatePath, provBytes []byte, privs map[uint32]keyPair) ([]byte, error) {
-	t := a.tree
-	path, cop := t.filteredDirectPath(sender)
-	addedSet := map[uint32]bool{}
-	for _, l := range a.added {
-		addedSet[2*l] = true
-	}
-	me := 2 * g.own
-	for i := range path {
-		if !isAncestor(cop[i], me) {
-			continue
-		}
-		j := 0
-		for _, x := range t.resolution(cop[i]) {
-			if addedSet[x] {
-				continue
-			}
-			if kp, ok := privs[x]; ok && nodePub(t, x, kp.pub) {
-				ct := up.nodes[i].secrets[j]
-				ps, err := g.cs.DecryptWithLabel(kp.priv, labelUpdatePathNode, provBytes, ct.kemOutput, ct.ciphertext)
-				if err != nil {
-					return nil, fmt.Errorf("%w: path secret: %w", ErrInvalid, err)
-				}
-				for k := i; k < len(path); k++ {
-					if k > i {
-						next := g.cs.DeriveSecret(ps, "path")
-						clear(ps)
-						ps = next
-					}
-					nodeSecret := g.cs.DeriveSecret(ps, "node")
-					priv, pub, err := g.cs.DeriveKeyPair(nodeSecret)
-					clear(nodeSecret)
-					if err != nil {
-						return nil, err
-					}
-					if !bytes.Equal(pub, up.nodes[k].encryptionKey) {
-						return nil, fmt.Errorf("%w: derived public key differs from UpdatePath node %d", ErrInvalid, k)
-					}
-					privs[path[k]] = keyPair{priv, pub}
-				}
-				commit := g.cs.DeriveSecret(ps, "path")
-				clear(ps)
-				return commit, nil
-			}
-			j++
-		}
-		return nil, fmt.Errorf("%w: no private key to decrypt the path secret", ErrInvalid)
-	}
-	return nil, fmt.Errorf("%w: we are not below the committer's filtered direct path", ErrInvalid)
-}
-
-func nodePub(t *ratchetTree, x uint32, pub []byte) bool {
-	k := t.encKey(x)
-	return k != nil && bytes.Equal(k, pub)
+	return wup, nil
 }
 
 // Merge applies a staged commit (RFC 9420, Section 12.4.2), deleting the old epoch's
@@ -406,22 +352,19 @@ func (g *Group) apply(sc *StagedCommit) {
 	}
 	clear(g.escrowEnc)
 	g.escrowEnc = sc.escrowEnc
-	for n, kp := range g.privs {
-		if nk, ok := sc.privs[n]; !ok || !bytes.Equal(nk.priv, kp.priv) {
-			clear(kp.priv)
-		}
+	// Section 9.2: the replaced private keys are zeroed (sc.priv holds copies).
+	if g.priv != nil && g.priv != sc.priv {
+		g.priv.Destroy()
 	}
 	g.tree = sc.tree
 	g.setContext(sc.ctx)
 	g.interim, g.confTag = sc.interim, sc.confTag
-	g.privs = sc.privs
+	g.priv = sc.priv
 	g.removed = sc.removed
 	g.reinit = sc.reinit
 	g.proposals = nil
 	for _, kp := range g.pendingUpdates {
-		if nk, ok := g.privs[2*g.own]; !ok || !bytes.Equal(nk.priv, kp.priv) {
-			clear(kp.priv)
-		}
+		clear(kp.priv) // a committed one was copied into g.priv
 	}
 	g.pendingUpdates = map[string]keyPair{}
 	g.sent = map[string][]byte{}

@@ -77,7 +77,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if err := r.Finish("external_pub"); err != nil {
 		return nil, nil, err
 	}
-	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree}, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{},
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	g.setContext(gi.ctx)
 	g.confTag = clone(gi.confirmationTag)

@@ -11,6 +11,8 @@ import (
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/treekem"
+	"github.com/daylight-im/daylight/mls/treemath"
 )
 
 // keyPair is an HPKE key pair held for a tree node.
@@ -36,7 +38,9 @@ type Group struct {
 	// is the sigPriv it was made from, so a changed key is never signed with stale.
 	signer    *suite.Signer
 	signerKey []byte
-	privs     map[uint32]keyPair // node index -> HPKE key pair we hold
+	// priv holds the HPKE private keys of our leaf and of the nodes of our direct
+	// path we know (RFC 9420, Section 7.4); nil once removed.
+	priv *treekem.PrivateState
 
 	secrets    *keyschedule.EpochSecrets
 	secretTree *secrettree.Tree
@@ -223,7 +227,7 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 		return nil, fmt.Errorf("mls/group: Create: %w", err)
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt}, sigPriv: kp.SignaturePriv,
-		privs: map[uint32]keyPair{0: {kp.EncryptionPriv, kp.kp.leaf.encryptionKey}}, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
+		priv: treekem.NewPrivateState(s, 0, kp.EncryptionPriv), pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	g.setContext(groupContext{version: mls10, cipherSuite: uint16(cs), groupID: clone(groupID), treeHash: g.tree.rootHash(), confirmedTranscriptHash: []byte{}})
 	// A fresh random init secret and a zero commit secret give a random epoch secret.
 	rnd := make([]byte, s.Nh())
@@ -307,7 +311,7 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, publicState: publicState{cs: s}, sigPriv: kp.SignaturePriv, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
+	g := &Group{cfg: cfg, publicState: publicState{cs: s}, sigPriv: kp.SignaturePriv, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	gs, gi, joiner, psk, err := g.openWelcome(w, kp.kp.raw, kp.InitPriv, resumptionSource)
 	if err != nil {
 		return nil, err
@@ -335,15 +339,20 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 		return nil, fmt.Errorf("%w: our leaf is not in the ratchet tree", ErrInvalid)
 	}
 	g.tree, g.own = tree, uint32(own)
-	g.privs[2*g.own] = keyPair{clone(kp.EncryptionPriv), clone(kp.kp.leaf.encryptionKey)}
+	g.priv = treekem.NewPrivateState(s, treemath.LeafIndex(g.own), kp.EncryptionPriv)
 	if gs.pathSecret != nil {
-		if err := g.implantPathSecret(gi.signer, gs.pathSecret); err != nil {
-			return nil, err
+		// Section 12.4.3.1: the path secret is for the lowest common ancestor of our
+		// leaf and the committer's, which must be on its filtered direct path; the
+		// keys derived from it up to the root must match the tree.
+		lca := treemath.CommonAncestor(treemath.LeafIndex(g.own).Node(), treemath.LeafIndex(gi.signer).Node())
+		commitSecret, err := g.priv.ImportPathSecret(g.tree.t, treemath.LeafIndex(gi.signer), lca, gs.pathSecret)
+		if err != nil {
+			return nil, fmt.Errorf("%w: GroupSecrets.path_secret: %w", ErrInvalid, err)
 		}
-	} else if gi.signer != g.own {
-		// Without a path secret, every ancestor we share with the signer must be blank
-		// or unknown to us; nothing to derive.
+		clear(commitSecret)
 	}
+	// Without a path secret, every ancestor we share with the signer is blank or
+	// unknown to us; nothing to derive.
 	g.setContext(gi.ctx)
 	if err := g.enterEpoch(joiner, psk); err != nil {
 		return nil, err
@@ -406,49 +415,6 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 		return nil, nil, nil, nil, fmt.Errorf("GroupInfo: %w", err)
 	}
 	return gs, &gi, joiner, psk, nil
-}
-
-// implantPathSecret derives the private keys of the nodes shared with the committer
-// (leaf committer) from the path secret of their lowest common ancestor
-// (Section 12.4.3.1) and checks them against the tree.
-func (g *Group) implantPathSecret(committer uint32, pathSecret []byte) error {
-	lca := commonAncestor(2*g.own, 2*committer)
-	path, _ := g.tree.filteredDirectPath(committer)
-	ps := clone(pathSecret)
-	started := false
-	for _, n := range path {
-		if n == lca {
-			started = true
-		} else if !started {
-			continue
-		} else {
-			next := g.cs.DeriveSecret(ps, "path")
-			clear(ps)
-			ps = next
-		}
-		if err := g.setNodeFromPathSecret(n, ps); err != nil {
-			return err
-		}
-	}
-	clear(ps)
-	if !started {
-		return fmt.Errorf("%w: GroupSecrets.path_secret but the common ancestor is not on the committer's filtered direct path", ErrInvalid)
-	}
-	return nil
-}
-
-func (g *Group) setNodeFromPathSecret(n uint32, ps []byte) error {
-	nodeSecret := g.cs.DeriveSecret(ps, "node")
-	priv, pub, err := g.cs.DeriveKeyPair(nodeSecret)
-	clear(nodeSecret)
-	if err != nil {
-		return err
-	}
-	if pn, ok := g.tree.parent(n); !ok || !bytes.Equal(pn.EncryptionKey, pub) {
-		return fmt.Errorf("%w: path secret does not match the public key of node %d", ErrInvalid, n)
-	}
-	g.privs[n] = keyPair{priv, pub}
-	return nil
 }
 
 func treeFromGroupInfo(s *suite.Suite, gi *groupInfo, external []byte) (*ratchetTree, error) {

@@ -10,13 +10,12 @@ import (
 )
 
 const (
-	labelLeafNodeTBS    = "LeafNodeTBS"
-	labelKeyPackageTBS  = "KeyPackageTBS"
-	labelGroupInfoTBS   = "GroupInfoTBS"
-	labelWelcome        = "Welcome"
-	labelUpdatePathNode = "UpdatePathNode"
-	refKeyPackage       = "MLS 1.0 KeyPackage Reference"
-	refProposal         = "MLS 1.0 Proposal Reference"
+	labelLeafNodeTBS   = "LeafNodeTBS"
+	labelKeyPackageTBS = "KeyPackageTBS"
+	labelGroupInfoTBS  = "GroupInfoTBS"
+	labelWelcome       = "Welcome"
+	refKeyPackage      = "MLS 1.0 KeyPackage Reference"
+	refProposal        = "MLS 1.0 Proposal Reference"
 )
 
 // KeyPackageBundle is a KeyPackage with its private keys (RFC 9420, Section 10).

@@ -94,12 +94,6 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		return nil, nil, err
 	}
 	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, reinit: a.reinit, own: g.own}
-	privs := map[uint32]keyPair{}
-	if ext == nil {
-		for k, v := range g.privs {
-			privs[k] = v
-		}
-	}
 	newCtx := a.ctx
 	newCtx.epoch = g.ctx.epoch + 1
 	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
@@ -113,7 +107,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 			sc.own = sender
 		}
 		var cs []byte
-		c.path, pend, cs, err = g.createPath(a, sender, &newCtx, privs, ext)
+		c.path, pend, cs, err = g.createPath(a, sender, &newCtx, ext)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -124,12 +118,15 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 			return nil, nil, err
 		}
 	}
-	for n, kp := range privs {
-		if !nodePub(a.tree, n, kp.pub) {
-			delete(privs, n)
-		}
+	// Our keys in the new epoch: with a path, the new leaf and path keys of
+	// treekem.Create (the rest of our direct path is blanked by it); without, a
+	// copy of the current ones minus the nodes the proposals blanked.
+	if pend != nil {
+		sc.priv = pend.Private()
+	} else {
+		sc.priv = g.priv.Clone()
 	}
-	sc.privs = privs
+	sc.priv.Prune(a.tree.t)
 	sc.committer = sc.own
 	newCtx.treeHash = a.tree.rootHash()
 
@@ -259,8 +256,8 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 // the signed commit leaf, then the path secrets encrypted (in parallel) to the
 // copath resolutions under the provisional GroupContext. It returns the
 // UpdatePath, the pending path (for the Welcome's path secrets; Destroy it) and
-// the commit_secret, and stores the new node key pairs in privs.
-func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, privs map[uint32]keyPair, ext *externalJoinInput) (*updatePath, *treekem.Pending, []byte, error) {
+// the commit_secret; pend.Private() holds the committer's new private keys.
+func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, ext *externalJoinInput) (*updatePath, *treekem.Pending, []byte, error) {
 	t := a.tree
 	var tmpl *wire.LeafNode
 	if ext != nil {
@@ -289,12 +286,6 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, priv
 		pend.Destroy()
 		return nil, nil, nil, err
 	}
-	priv := pend.Private()
-	for _, x := range priv.Nodes() {
-		k, _ := priv.Key(x)
-		privs[uint32(x)] = keyPair{clone(k), clone(t.encKey(uint32(x)))}
-	}
-	priv.Destroy()
 	up := new(updatePath)
 	r := codec.NewReader(wup.Marshal())
 	up.parse(r)

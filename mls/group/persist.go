@@ -1,6 +1,7 @@
 package group
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/daylight-im/daylight/mls/codec"
@@ -8,13 +9,15 @@ import (
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/treekem"
+	"github.com/daylight-im/daylight/mls/treemath"
 )
 
 // stateVersion is the version of the persisted Group encoding:
 //
-//	uint8 version = 1; uint16 cipher_suite; uint8 encrypt_handshake
+//	uint8 version = 3; uint16 cipher_suite; uint8 encrypt_handshake
 //	opaque group_context<V>; opaque ratchet_tree<V>; uint32 own_leaf; opaque signature_priv<V>
-//	vector<V> { uint32 node; opaque priv<V>; opaque pub<V> } node_keys
+//	opaque private_state<V> (mls/treekem PrivateState encoding; the leaf must be own_leaf)
 //	opaque sender_data<V>; opaque exporter<V>; opaque epoch_authenticator<V>; opaque external<V>
 //	opaque confirmation_key<V>; opaque membership_key<V>; opaque resumption<V>; opaque init<V>
 //	opaque secret_tree<V> (mls/secrettree encoding)
@@ -23,13 +26,18 @@ import (
 //	vector<V> { opaque ref<V>; opaque priv<V>; opaque pub<V> } pending_updates
 //	vector<V> { uint64 epoch; opaque psk<V> } resumption_psks
 //	uint8 removed; optional<ReInit> reinit
-//	optional<opaque escrow_encryption_secret<V>>    (version 2 only; Config.KeepEscrowSecrets)
+//	optional<opaque escrow_encryption_secret<V>>    (versions 2 and 3; Config.KeepEscrowSecrets)
 //
-// Version 1 states (without the last field) are still read.
+// Versions 1 and 2 are still read: in place of private_state they carry
+//
+//	vector<V> { uint32 node; opaque priv<V>; opaque pub<V> } node_keys
+//
+// (keys whose pub is no longer the tree's are dropped on reading), and version 1
+// has no escrow field.
 // Not persisted: a pending (unmerged) own Commit, the receive state of past epochs,
 // and the set of own proposal messages (re-delivered own proposals are then
 // processed like anyone else's). The output holds secrets: store it encrypted.
-const stateVersion = 2
+const stateVersion = 3
 
 // MarshalBinary encodes the member's state (see stateVersion). It fails for a
 // removed member, whose state should be deleted.
@@ -53,14 +61,12 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	w.Opaque(g.tree.marshal())
 	w.Uint32(g.own)
 	w.Opaque(g.sigPriv)
-	nodes := sortedKeys(g.privs)
-	w.Vector(func(w *codec.Builder) {
-		for _, n := range nodes {
-			w.Uint32(n)
-			w.Opaque(g.privs[n].priv)
-			w.Opaque(g.privs[n].pub)
-		}
-	})
+	priv, err := g.priv.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	w.Opaque(priv)
+	clear(priv)
 	es := g.secrets
 	for _, b := range [][]byte{es.SenderData.Bytes(), es.Exporter.Bytes(), es.EpochAuthenticator, es.External.Bytes(),
 		es.Confirmation.Bytes(), es.Membership.Bytes(), es.Resumption.Bytes(), es.Init.Bytes()} {
@@ -112,7 +118,7 @@ func UnmarshalGroup(cfg Config, data []byte) (*Group, error) {
 func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	r := codec.NewReader(clone(data))
 	version := r.Uint8("version")
-	if r.Err() == nil && version != 1 && version != stateVersion {
+	if r.Err() == nil && (version < 1 || version > stateVersion) {
 		return nil, fmt.Errorf("unsupported state version %d", version)
 	}
 	s, err := suite.Lookup(suite.ID(r.Uint16("cipher_suite")))
@@ -123,7 +129,7 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 		return nil, err
 	}
 	cfg.EncryptHandshake = r.Uint8("encrypt_handshake") == 1
-	g := &Group{cfg: cfg, publicState: publicState{cs: s}, privs: map[uint32]keyPair{}, pendingUpdates: map[string]keyPair{},
+	g := &Group{cfg: cfg, publicState: publicState{cs: s}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	ctxR := codec.NewReader(r.Opaque("group_context"))
 	var ctx groupContext
@@ -135,10 +141,15 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	treeBytes := r.Opaque("ratchet_tree")
 	g.own = r.Uint32("own_leaf")
 	g.sigPriv = r.Opaque("signature_priv")
-	r.Vector("node_keys", func(r *codec.Reader) {
-		n := r.Uint32("node")
-		g.privs[n] = keyPair{r.Opaque("priv"), r.Opaque("pub")}
-	})
+	var privBytes []byte
+	var oldKeys []oldNodeKey
+	if version >= 3 {
+		privBytes = r.Opaque("private_state")
+	} else {
+		r.Vector("node_keys", func(r *codec.Reader) {
+			oldKeys = append(oldKeys, oldNodeKey{treemath.NodeIndex(r.Uint32("node")), r.Opaque("priv"), r.Opaque("pub")})
+		})
+	}
 	raw := make([][]byte, 8)
 	for i := range raw {
 		raw[i] = r.Opaque("epoch_secret")
@@ -188,6 +199,16 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	if g.tree.leaf(g.own) == nil {
 		return nil, fmt.Errorf("own leaf %d is blank", g.own)
 	}
+	if version >= 3 {
+		if g.priv, err = treekem.UnmarshalPrivateState(s, privBytes); err != nil {
+			return nil, err
+		}
+		if g.priv.Leaf() != treemath.LeafIndex(g.own) {
+			return nil, fmt.Errorf("private_state is for leaf %d, not own_leaf %d", g.priv.Leaf(), g.own)
+		}
+	} else if g.priv, err = restoreOldNodeKeys(s, g.tree, g.own, oldKeys); err != nil {
+		return nil, err
+	}
 	es := &keyschedule.EpochSecrets{EpochAuthenticator: raw[2]}
 	steps := []error{}
 	var e error
@@ -218,19 +239,6 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-func sortedKeys(m map[uint32]keyPair) []uint32 {
-	out := make([]uint32, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 func sortedKeys64(m map[uint64][]byte) []uint64 {
@@ -334,3 +342,24 @@ func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// oldNodeKey is an entry of the node_keys of state versions 1 and 2.
+type oldNodeKey struct {
+	node      treemath.NodeIndex
+	priv, pub []byte
+}
+
+// restoreOldNodeKeys turns the node_keys of a version 1 or 2 state into a
+// treekem.PrivateState, dropping entries whose public key is no longer the
+// tree's (as those versions did when they used them).
+func restoreOldNodeKeys(s *suite.Suite, t *ratchetTree, own uint32, keys []oldNodeKey) (*treekem.PrivateState, error) {
+	var nodes []treemath.NodeIndex
+	var privs [][]byte
+	for _, k := range keys {
+		if pub := t.t.EncryptionKey(k.node); pub != nil && bytes.Equal(pub, k.pub) {
+			nodes = append(nodes, k.node)
+			privs = append(privs, k.priv)
+		}
+	}
+	return treekem.RestorePrivateState(s, treemath.LeafIndex(own), nodes, privs)
+}

@@ -227,8 +227,3 @@ func isAncestor(a, d uint32) bool {
 	na, nd := treemath.NodeIndex(a), treemath.NodeIndex(d)
 	return treemath.Level(na) >= treemath.Level(nd) && treemath.IsInSubtree(nd, na)
 }
-
-// commonAncestor returns the lowest common ancestor of nodes x and y.
-func commonAncestor(x, y uint32) uint32 {
-	return uint32(treemath.CommonAncestor(treemath.NodeIndex(x), treemath.NodeIndex(y)))
-}
