@@ -89,7 +89,7 @@ func (c *Client) publishRegistration(ctx context.Context) string {
 		if _, err := c.kdConfig(ctx); err != nil {
 			out += "; key directory NOT pinned: " + err.Error()
 		} else if n := c.pinNotice; n != "" {
-			out += "; key directory " + n
+			out += "; " + n
 			c.pinNotice = ""
 		}
 	}

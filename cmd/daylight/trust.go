@@ -143,7 +143,7 @@ func (e *env) pinNotice(stderr io.Writer) {
 		return
 	}
 	if n := e.c.KeyDirNotice(); n != "" {
-		fmt.Fprintln(stderr, "daylight: key directory "+n)
+		fmt.Fprintln(stderr, "daylight: "+n)
 	}
 }
 
