@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // Sentinel errors callers branch on.
@@ -55,6 +56,16 @@ type Config struct {
 	// epoch only: the copy is zeroed when the group leaves the epoch. Off by
 	// default.
 	KeepEscrowSecrets bool
+	// CredentialValidator, if set, authenticates the credential and signature
+	// key of every leaf the group accepts (RFC 9420, Sections 5.3.1 and 7.3):
+	// the KeyPackage of every Add (proposed, committed or built by us), every
+	// leaf of the ratchet tree a joiner receives (Join, ExternalJoin), Update
+	// proposal leaves and UpdatePath leaves (member and external commits). An
+	// error rejects the message or the join, wrapped in ErrInvalid (errors.Is
+	// also finds the validator's own error); the state is then unchanged. It
+	// may be called from several goroutines at once. nil accepts every
+	// credential (the only rule is then equality of identity in resync).
+	CredentialValidator func(cred *wire.Credential, signatureKey []byte) error
 }
 
 func (c Config) rand() io.Reader {

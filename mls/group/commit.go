@@ -496,7 +496,7 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := verifyKeyPackage(g.cs, kp); err != nil {
+		if err := g.verifyKeyPackage(kp); err != nil {
 			return nil, nil, err
 		}
 		return &proposal{typ: propAdd, add: kp}, nil, nil

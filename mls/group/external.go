@@ -65,7 +65,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := verifyGroupInfoAndTree(s, gi, tree); err != nil {
+	if err := verifyGroupInfoAndTree(s, gi, tree, cfg.CredentialValidator); err != nil {
 		return nil, nil, err
 	}
 	epData, ok := findExtension(gi.extensions, extExternalPub)
@@ -77,7 +77,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if err := r.Finish("external_pub"); err != nil {
 		return nil, nil, err
 	}
-	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree}, pendingUpdates: map[string]keyPair{},
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree, validateCredential: cfg.CredentialValidator}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	g.setContext(gi.ctx)
 	g.confTag = clone(gi.confirmationTag)

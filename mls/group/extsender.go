@@ -89,7 +89,7 @@ func groupView(groupInfoMsg, ratchetTree []byte) (*groupInfo, *ratchetTree, *sui
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := verifyGroupInfoAndTree(s, m.groupInfo, tree); err != nil {
+	if err := verifyGroupInfoAndTree(s, m.groupInfo, tree, nil); err != nil {
 		return nil, nil, nil, err
 	}
 	return m.groupInfo, tree, s, nil
@@ -106,7 +106,7 @@ func (x *ExternalSigner) Propose(groupInfoMsg, ratchetTree []byte, spec Proposal
 	if s.ID() != x.cs.ID() {
 		return nil, fmt.Errorf("mls/group: ExternalSigner.Propose: group uses suite %d", s.ID())
 	}
-	ps := publicState{cs: s, tree: tree}
+	ps := publicState{cs: s, tree: tree, validateCredential: x.cfg.CredentialValidator}
 	ps.setContext(gi.ctx)
 	senders, err := ps.externalSenders()
 	if err != nil {

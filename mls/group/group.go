@@ -13,6 +13,7 @@ import (
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/treekem"
 	"github.com/daylight-im/daylight/mls/treemath"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // keyPair is an HPKE key pair held for a tree node.
@@ -155,6 +156,8 @@ type publicState struct {
 	ctxBytes []byte
 	tree     *ratchetTree
 	interim  []byte
+	// validateCredential is Config.CredentialValidator (nil: accept all).
+	validateCredential func(cred *wire.Credential, signatureKey []byte) error
 }
 
 func (p *publicState) setContext(c groupContext) {
@@ -171,8 +174,53 @@ func (p *publicState) checkLeaf(ln *leafNode, source uint8, leaf uint32, ctx *gr
 	if err := verifyLeafSignature(p.cs, ln, ctx.groupID, leaf); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := p.checkCredential(ln); err != nil {
+		return err
+	}
 	if err := checkLeafCapabilities(ln, ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// checkCredential runs the credential validator on a leaf (RFC 9420, Section
+// 5.3.1).
+func (p *publicState) checkCredential(ln *leafNode) error {
+	if p.validateCredential == nil {
+		return nil
+	}
+	wl, err := toWireLeaf(ln)
+	if err != nil {
+		return err
+	}
+	if err := checkWireCredential(p.validateCredential, wl); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func checkWireCredential(validate func(*wire.Credential, []byte) error, wl *wire.LeafNode) error {
+	if err := validate(&wl.Credential, wl.SignatureKey); err != nil {
+		return fmt.Errorf("leaf credential (identity %q): %w", wl.Credential.Identity, err)
+	}
+	return nil
+}
+
+// verifyKeyPackage validates a KeyPackage for the group's suite (RFC 9420,
+// Section 10.1) and runs the credential validator on its leaf.
+func (p *publicState) verifyKeyPackage(kp *keyPackage) error {
+	if err := verifyKeyPackage(p.cs, kp); err != nil {
+		return err
+	}
+	if p.validateCredential == nil {
+		return nil
+	}
+	wl, err := toWireLeaf(&kp.leaf)
+	if err != nil {
+		return err
+	}
+	if err := checkWireCredential(p.validateCredential, wl); err != nil {
+		return fmt.Errorf("mls/group: KeyPackage: %w", err)
 	}
 	return nil
 }
@@ -226,7 +274,7 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: Create: %w", err)
 	}
-	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt}, sigPriv: kp.SignaturePriv,
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt, validateCredential: cfg.CredentialValidator}, sigPriv: kp.SignaturePriv,
 		priv: treekem.NewPrivateState(s, 0, kp.EncryptionPriv), pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	g.setContext(groupContext{version: mls10, cipherSuite: uint16(cs), groupID: clone(groupID), treeHash: g.tree.rootHash(), confirmedTranscriptHash: []byte{}})
 	// A fresh random init secret and a zero commit secret give a random epoch secret.
@@ -311,7 +359,7 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, publicState: publicState{cs: s}, sigPriv: kp.SignaturePriv, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, validateCredential: cfg.CredentialValidator}, sigPriv: kp.SignaturePriv, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	gs, gi, joiner, psk, err := g.openWelcome(w, kp.kp.raw, kp.InitPriv, resumptionSource)
 	if err != nil {
 		return nil, err
@@ -323,7 +371,7 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyGroupInfoAndTree(s, gi, tree); err != nil {
+	if err := verifyGroupInfoAndTree(s, gi, tree, cfg.CredentialValidator); err != nil {
 		return nil, err
 	}
 	// Find our own leaf (Section 12.4.3.1: the KeyPackage's leaf node).
@@ -429,7 +477,7 @@ func treeFromGroupInfo(s *suite.Suite, gi *groupInfo, external []byte) (*ratchet
 
 // verifyGroupInfoAndTree checks the GroupInfo signature, the tree hash, parent
 // hashes and every leaf (Sections 7.9.2, 12.4.3.1, 7.3).
-func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree) error {
+func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree, validate func(*wire.Credential, []byte) error) error {
 	signer := tree.leaf(gi.signer)
 	if signer == nil {
 		return fmt.Errorf("%w: GroupInfo.signer %d is not a member", ErrInvalid, gi.signer)
@@ -443,12 +491,13 @@ func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree) er
 	if err := tree.verifyParentHashes(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return validateTreeLeaves(s, tree, &gi.ctx)
+	return validateTreeLeaves(s, tree, &gi.ctx, validate)
 }
 
-// validateTreeLeaves checks every leaf (Section 7.3): signature, uniqueness of
-// signature and encryption keys, required capabilities, unmerged leaves sanity.
-func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext) error {
+// validateTreeLeaves checks every leaf (Section 7.3): signature, credential
+// (validate, if not nil), uniqueness of signature and encryption keys, required
+// capabilities, unmerged leaves sanity.
+func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext, validate func(*wire.Credential, []byte) error) error {
 	sigKeys, encKeys := map[string]bool{}, map[string]bool{}
 	leaves := tree.leaves()
 	lns := make([]*leafNode, len(leaves))
@@ -459,9 +508,17 @@ func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext) er
 	}
 	// The signatures are independent: check them on every core.
 	if err := parallelFor(len(leaves), func(i int) error {
-		return verifyLeafSignature(s, lns[i], ctx.groupID, leaves[i])
+		if err := verifyLeafSignature(s, lns[i], ctx.groupID, leaves[i]); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if validate != nil {
+			if err := checkWireCredential(validate, tree.wireLeaf(leaves[i])); err != nil {
+				return fmt.Errorf("%w: leaf %d: %w", ErrInvalid, leaves[i], err)
+			}
+		}
+		return nil
 	}); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return err
 	}
 	for i, l := range leaves {
 		ln := lns[i]

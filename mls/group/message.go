@@ -296,7 +296,7 @@ func (p *publicState) checkProposal(pr *proposal, sender framing.Sender) error {
 	}
 	switch pr.typ {
 	case propAdd:
-		return verifyKeyPackage(p.cs, pr.add)
+		return p.verifyKeyPackage(pr.add)
 	case propUpdate:
 		if err := p.checkLeaf(pr.update, leafSourceUpdate, sender.Index, &p.ctx); err != nil {
 			return err

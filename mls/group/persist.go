@@ -129,7 +129,7 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 		return nil, err
 	}
 	cfg.EncryptHandshake = r.Uint8("encrypt_handshake") == 1
-	g := &Group{cfg: cfg, publicState: publicState{cs: s}, pendingUpdates: map[string]keyPair{},
+	g := &Group{cfg: cfg, publicState: publicState{cs: s, validateCredential: cfg.CredentialValidator}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
 	ctxR := codec.NewReader(r.Opaque("group_context"))
 	var ctx groupContext

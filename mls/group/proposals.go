@@ -129,7 +129,7 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		}
 	}
 	if err := parallelFor(len(adds), func(k int) error {
-		if err := verifyKeyPackage(p.cs, list[adds[k]].prop.add); err != nil {
+		if err := p.verifyKeyPackage(list[adds[k]].prop.add); err != nil {
 			return fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, adds[k], err)
 		}
 		return nil
