@@ -101,6 +101,8 @@ type GroupInfo struct {
 	Removed  bool     `json:"removed,omitempty"`
 	Left     bool     `json:"left,omitempty"`
 	Messages int      `json:"messages"`
+	// Blocked names the members this device blocked (client/block.go).
+	Blocked []string `json:"blocked,omitempty"`
 }
 
 func (c *Client) info(gs *groupState) GroupInfo {
@@ -109,6 +111,7 @@ func (c *Client) info(gs *groupState) GroupInfo {
 		gi.Epoch = gs.m.g.Epoch()
 		if !gs.Removed {
 			gi.Members = members(gs.m.g)
+			gi.Blocked = c.blockedMembers(gi.Members)
 		}
 	}
 	return gi
@@ -257,6 +260,9 @@ func (c *Client) CreateGroup(ctx context.Context, name string, users []string) (
 	if err := c.ready(); err != nil {
 		return AddResult{}, err
 	}
+	if err := c.refuseBlocked(users); err != nil {
+		return AddResult{}, err
+	}
 	gid := make([]byte, 16)
 	if _, err := io.ReadFull(c.cfg.Rand, gid); err != nil {
 		return AddResult{}, err
@@ -292,6 +298,9 @@ func (c *Client) CreateGroup(ctx context.Context, name string, users []string) (
 func (c *Client) Add(ctx context.Context, ref string, users []string) (AddResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.refuseBlocked(users); err != nil {
+		return AddResult{}, err
+	}
 	gs, err := c.activeGroup(ctx, ref)
 	if err != nil {
 		return AddResult{}, err
@@ -653,8 +662,9 @@ func (c *Client) History(ref string, after int) ([]Message, error) {
 		return nil, err
 	}
 	var out []Message
+	br := c.blocks()
 	for _, m := range gs.History {
-		if m.ID > after {
+		if m.ID > after && !c.hiddenByBlock(br, m) {
 			out = append(out, m)
 		}
 	}
@@ -849,6 +859,9 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 		}
 		switch p.T {
 		case "text", "file":
+			if c.dropBlocked(user) {
+				break // blocked on this device: not shown, counted (client/block.go)
+			}
 			m := gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: p.T, Text: p.Text, File: p.File})
 			if gs.Franks == nil {
 				gs.Franks = map[int]*frankRecord{}
@@ -876,7 +889,7 @@ func (c *Client) handleDelivery(d api.Delivery) ([]Message, bool, error) {
 		}
 		after := members(gs.m.g)
 		if added := diff(after, before); len(added) > 0 {
-			out = append(out, gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: "event", Text: "added " + describe(added)}))
+			out = append(out, gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: "event", Text: "added " + describe(added) + c.blockNote(added)}))
 		}
 		if gone := diff(before, after); len(gone) > 0 {
 			out = append(out, gs.add(Message{Time: d.Received.UTC(), From: user, FromDevice: dev, Kind: "event", Text: "removed " + describe(gone)}))
@@ -921,7 +934,7 @@ func (c *Client) handleWelcome(d api.Delivery) ([]Message, bool, error) {
 				by = x
 			}
 		}
-		out := []Message{gs.add(Message{Time: d.Received.UTC(), From: by.Username, FromDevice: d.Sender, Kind: "event", Text: "added this device to the group"})}
+		out := []Message{gs.add(Message{Time: d.Received.UTC(), From: by.Username, FromDevice: d.Sender, Kind: "event", Text: "added this device to the group" + c.blockNote(before)})}
 		return out, true, c.saveGroup(gs)
 	}
 	return nil, false, nil
