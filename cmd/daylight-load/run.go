@@ -30,6 +30,7 @@ import (
 	"github.com/daylight-im/daylight/client/transport"
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/ds/dstest"
+	"github.com/daylight-im/daylight/policy"
 )
 
 type options struct {
@@ -48,6 +49,12 @@ type options struct {
 	nats       string
 	mls        bool
 	cpuProfile string
+	// --mls only (escrow.go): franking on the clients (and, with
+	// --daylightd, on the server), escrow records per epoch, a commit every
+	// N accepted messages per group.
+	franking    bool
+	escrow      bool
+	commitEvery int
 }
 
 // Result is the report (--json prints it).
@@ -71,6 +78,12 @@ type Result struct {
 	// after a 10 s drain (messages sent while the window closed may be
 	// delivered without a receipt; they are not counted as missing).
 	Missing int64 `json:"missing"`
+	// With --mls: what the clients did besides sending (escrow.go).
+	Franking      bool  `json:"franking,omitempty"`
+	Escrow        bool  `json:"escrow,omitempty"`
+	CommitEvery   int   `json:"commit_every,omitempty"`
+	Commits       int64 `json:"commits,omitempty"`
+	EscrowUploads int64 `json:"escrow_uploads,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,6 +103,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	fs.StringVar(&o.nats, "nats-server", "", "instead of daylightd, start this nats-server and run the same topology over NATS core pub/sub (the loopback reference)")
 	fs.BoolVar(&o.mls, "mls", false, "real MLS (mls/group, suite 1): groups by Welcome, PrivateMessage application data; the server must run its real validator")
+	fs.BoolVar(&o.franking, "franking", true, "with --mls: frank every message (commitment in authenticated_data); false also starts daylightd with --franking=false")
+	fs.BoolVar(&o.escrow, "escrow", false, "with --mls: compliant escrowing clients (a generated 3-of-5 policy): each member checks/uploads the epoch's escrow record before sending in it, committers upload epoch statements")
+	fs.IntVar(&o.commitEvery, "commit-every", 0, "with --mls: one member of each group commits (empty commit, UpdatePath) after every N accepted messages of the group (0: never)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS verification (loopback https with the dev certificate)")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +124,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--duration must be in (0, 10m]")
 	case o.size < 16 || o.size > 64<<10:
 		return errors.New("--size must be 16..65536")
+	case !o.mls && (o.escrow || o.commitEvery != 0):
+		return errors.New("--escrow and --commit-every need --mls")
+	case o.commitEvery < 0:
+		return errors.New("--commit-every must be >= 0")
 	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -129,7 +149,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var cpu func() (float64, error)
 	if o.daylightd != "" {
-		srv, err := startServer(ctx, o.daylightd, !o.mls, strings.Fields(o.serverArgs), stderr)
+		extra := strings.Fields(o.serverArgs)
+		if o.mls && !o.franking {
+			extra = append([]string{"--franking=false"}, extra...)
+		}
+		srv, err := startServer(ctx, o.daylightd, !o.mls, extra, stderr)
 		if err != nil {
 			return err
 		}
@@ -172,6 +196,9 @@ func report(o options, res *Result, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "latency   p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", res.P50Millis, res.P99Millis, res.MaxMillis)
 	fmt.Fprintf(stdout, "server    %.2f s CPU: %.1f µs per accepted, %.1f µs per delivered\n", res.ServerCPUSeconds, res.CPUMicrosPerMsg, res.CPUMicrosPerDel)
 	fmt.Fprintf(stdout, "errors %d, missing deliveries %d\n", res.Errors, res.Missing)
+	if o.mls {
+		fmt.Fprintf(stdout, "mls: franking %v, escrow %v, commit every %d: %d commits, %d escrow uploads\n", res.Franking, res.Escrow, res.CommitEvery, res.Commits, res.EscrowUploads)
+	}
 	return nil
 }
 
@@ -196,6 +223,13 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 	rand.Read(run)
 	prefix := fmt.Sprintf("load%x", run)
 	sims := make([]*sim, o.clients)
+	var pol *policy.Verified
+	if o.escrow {
+		var err error
+		if pol, err = loadPolicy(time.Now()); err != nil {
+			return nil, fmt.Errorf("escrow policy: %w", err)
+		}
+	}
 	// Setup: register everyone (in parallel, bounded).
 	err := parallel(ctx, o.clients, 16, func(i int) error {
 		c, err := transport.New(transport.Config{BaseURL: o.url, HTTPClient: hc})
@@ -216,12 +250,14 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 	}
 	// Groups: the first member creates the group and adds the others.
 	groups := (o.clients + o.groupSize - 1) / o.groupSize
+	gsims := make([]*groupSim, groups)
 	err = parallel(ctx, groups, 8, func(g int) error {
 		members := sims[g*o.groupSize : min((g+1)*o.groupSize, o.clients)]
+		gsims[g] = &groupSim{members: members}
 		gid := fmt.Appendf(nil, "%s-g%d", prefix, g)
 		owner := members[0]
 		if o.mls {
-			if err := setupMLSGroup(ctx, members, gid); err != nil {
+			if err := setupMLSGroup(ctx, members, gid, o.escrow); err != nil {
 				return err
 			}
 			for _, m := range members {
@@ -273,7 +309,7 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 		return nil, err
 	}
 
-	var accepted, delivered, errs, expected atomic.Int64
+	var accepted, delivered, errs, expected, commits, uploads atomic.Int64
 	var sent sentTable
 	lat := make([][]time.Duration, o.clients)
 	var latMu sync.Mutex
@@ -357,17 +393,30 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 					binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 					binary.BigEndian.PutUint64(payload[8:], uint64(s.idx)<<32|uint64(w)<<24|n)
 					var msg []byte
+					gs := gsims[s.idx/o.groupSize]
 					if o.mls {
-						var err error
-						if msg, err = s.mls.protect(payload); err != nil {
-							errs.Add(1)
+						gs.epoch.RLock()
+						m, up, err := s.mlsMessage(ctx, payload, o.franking, pol)
+						if err != nil {
+							gs.epoch.RUnlock()
+							if errs.Add(1) <= 3 {
+								fmt.Fprintln(log, "protect:", err)
+							}
 							return
 						}
+						if up {
+							uploads.Add(1)
+						}
+						msg = m
 						sent.put(msg, time.Now())
 					} else {
 						msg = dstest.Application(s.gid, 1, payload)
 					}
-					if _, err := s.conn.Send(sendCtx, msg, nil); err != nil {
+					_, err := s.conn.Send(sendCtx, msg, nil)
+					if o.mls {
+						gs.epoch.RUnlock()
+					}
+					if err != nil {
 						if sendCtx.Err() == nil {
 							if errs.Add(1) <= 3 {
 								fmt.Fprintln(log, "send:", err)
@@ -377,6 +426,21 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 					}
 					accepted.Add(1)
 					expected.Add(int64(groupLen(s) - 1))
+					if o.commitEvery > 0 && gs.sent.Add(1)%int64(o.commitEvery) == 0 && sendCtx.Err() == nil {
+						gs.epoch.Lock()
+						up, err := commitGroup(ctx, gs, s, pol)
+						gs.epoch.Unlock()
+						if err != nil {
+							if errs.Add(1) <= 3 {
+								fmt.Fprintln(log, "commit:", err)
+							}
+							return
+						}
+						commits.Add(1)
+						if up {
+							uploads.Add(1)
+						}
+					}
 				}
 			}()
 		}
@@ -410,6 +474,10 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 		Accepted: acceptedN, Delivered: delivered.Load(), Errors: errs.Load(),
 		AcceptedPerSec: float64(acceptedN) / elapsed.Seconds(), DeliveredPerSec: float64(deliveredAtEnd) / elapsed.Seconds(),
 		P50Millis: pct(0.50), P99Millis: pct(0.99), Missing: max(0, expected.Load()-delivered.Load()),
+	}
+	if o.mls {
+		res.Franking, res.Escrow, res.CommitEvery = o.franking, o.escrow, o.commitEvery
+		res.Commits, res.EscrowUploads = commits.Load(), uploads.Load()
 	}
 	if len(all) > 0 {
 		res.MaxMillis = float64(all[len(all)-1]) / 1e6
