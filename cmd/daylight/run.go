@@ -68,6 +68,8 @@ commands:
   get-file [-o PATH] GROUP ID            download, decrypt and verify an attachment
   report GROUP ID --reason R [--context N] [--comment TEXT]
                                          report a received message (and N earlier ones) to the provider
+  block USER | unblock USER | blocked    hide USER's messages on this device (the provider is not told)
+  status                                 your account's standing: moderators' warnings, suspension
   opening-key                            this account's key for warrant opening notices (created on first use)
   notices --log-key VKEY [--witness VKEY]... [--log URL] [--threshold N]
                                          warrants opened on this account, from the access log
@@ -156,6 +158,8 @@ func hint(err error) string {
 		return "if you did not add these devices, revoke them (`daylight devices revoke ID`) and tell your contacts"
 	case errors.Is(err, client.ErrSuspended):
 		return "a moderator of this provider suspended your account; contact the provider to appeal"
+	case errors.Is(err, client.ErrBlocked):
+		return "you blocked this user; `daylight unblock USER` first, or leave them out"
 	case errors.Is(err, client.ErrNotReportable):
 		return "only messages received from others can be reported; see `daylight history GROUP` for ids"
 	case errors.Is(err, localstore.ErrWrongKey):
@@ -323,6 +327,14 @@ func (e *env) dispatch(ctx context.Context, args []string) error {
 		return e.getFile(ctx, rest)
 	case "report":
 		return e.report(ctx, rest)
+	case "block":
+		return e.block(rest) // block.go
+	case "unblock":
+		return e.unblock(rest)
+	case "blocked":
+		return e.blocked(rest)
+	case "status":
+		return e.status(ctx, rest) // standing.go
 	case "opening-key":
 		return e.openingKey(rest)
 	case "notices":
@@ -618,6 +630,7 @@ func printGroup(w io.Writer, g client.GroupInfo) {
 		ms = append(ms, fmt.Sprintf("%s/%d", m.Username, m.Device))
 	}
 	fmt.Fprintf(w, "%s  %s  epoch %d  members: %s%s\n", g.ID[:8], g.Name, g.Epoch, strings.Join(ms, " "), state)
+	warnBlockedMembers(w, g) // block.go
 }
 
 func (e *env) group(ctx context.Context, args []string) error {
@@ -809,6 +822,7 @@ func (e *env) sync(ctx context.Context, args []string) error {
 		return err
 	}
 	var ms []client.Message
+	dropped := blockedDropped(c) // block.go
 	if *wait > 0 {
 		ms, err = c.Wait(ctx, *wait)
 	} else {
@@ -830,6 +844,12 @@ func (e *env) sync(ctx context.Context, args []string) error {
 			printMessage(w, names[m.Group], m)
 		}
 	})
+	if !e.json {
+		if n := blockedDropped(c) - dropped; n > 0 {
+			fmt.Fprintf(e.stderr, "(%d message(s) from blocked users not shown; `daylight blocked`)\n", n)
+		}
+		noteStanding(ctx, e.stderr, c) // standing.go: new warnings, suspension
+	}
 	return nil
 }
 
@@ -943,6 +963,7 @@ func (e *env) interactive(ctx context.Context) error {
 	}
 	e.json = false
 	fmt.Fprintf(e.stdout, "daylight interactive: %s, device %d. Type a command (help, send GROUP TEXT, history GROUP, ...), /quit to leave.\n", id.Username, id.DeviceID)
+	noteStanding(ctx, e.stdout, c) // standing.go: new warnings, suspension
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
