@@ -172,7 +172,7 @@ func (c *Client) refuseBlocked(users []string) error {
 	br := c.blocks()
 	for _, u := range users {
 		if br.Users[u] != nil {
-			return fmt.Errorf("%w: %s (hint: `daylight unblock %s` first if you want them in the group)", ErrBlocked, u, u)
+			return fmt.Errorf("%w: %s", ErrBlocked, u)
 		}
 	}
 	return nil
