@@ -171,3 +171,107 @@ func BenchmarkMonitorEpoch(b *testing.B) {
 	b.ReportMetric(float64(len(encNone)), "bytes/fixed")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(base.Epochs)), "ns/epoch-verified")
 }
+
+// BenchmarkMonitorDay: one day of own-account monitoring at
+// benchAccounts() accounts, in an access log of KEYDIR_BENCH_LOG entries
+// (default 2^20) that grows by KEYDIR_BENCH_LOG_PER_EPOCH other entries
+// (default 40: lawful-access records) per epoch: 24 hourly epochs of 1,000
+// changed accounts each, synced 4 times a day (every 6 epochs) or once.
+// Every epoch is checked either way (the detection bound is the same; the
+// delay to detection is the sync interval). It reports the bytes downloaded
+// per day in the compact encoding (what kdhttp serves) and in the plain one,
+// and times decoding + verifying one sync.
+func BenchmarkMonitorDay(b *testing.B) {
+	for _, syncs := range []int{4, 1} {
+		b.Run(fmt.Sprintf("syncs=%d", syncs), func(b *testing.B) { benchMonitorDay(b, 24/syncs) })
+	}
+}
+
+func benchMonitorDay(b *testing.B, syncEvery int) {
+	bd := getBench(b)
+	ctx := context.Background()
+	logSize := envInt("KEYDIR_BENCH_LOG", 1<<20)
+	perEpoch := envInt("KEYDIR_BENCH_LOG_PER_EPOCH", 40)
+	filler := make([]byte, 120)
+	for range max(0, logSize-len(bd.fx.log.Entries())) {
+		rand.Read(filler)
+		bd.fx.log.AppendEntry(filler)
+	}
+	h0, err := bd.d.History(ctx, "alice", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := kdclient.NewMonitor("alice")
+	c := kdclient.NewClient(bd.cfg)
+	if _, err := c.Sync(m, h0); err != nil { // alice's device is unknown to this bare monitor: one alert, once
+		b.Fatal(err)
+	}
+	const epochs = 24
+	var compact, plain, fixed int
+	var last []byte
+	for e := 1; e <= epochs; e++ {
+		fillStore(b, bd.fx.store, 1000)
+		for range perEpoch {
+			rand.Read(filler)
+			bd.fx.log.AppendEntry(filler)
+		}
+		if _, err := bd.d.Publish(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if e%syncEvery != 0 {
+			continue
+		}
+		h, err := bd.d.History(ctx, "alice", m.Epoch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cb, err := h.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		pb, _ := keydir.TestingOnlyHistoryPlain(h)
+		empty := *h
+		empty.Epochs = nil
+		eb, _ := empty.Marshal()
+		compact, plain, fixed, last = compact+len(cb), plain+len(pb), fixed+len(eb), cb
+		back, err := keydir.ParseHistoryResponse(cb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Sync(m, back); err != nil {
+			b.Fatalf("sync: %v", err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h, err := keydir.ParseHistoryResponse(last)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mm := kdclient.NewMonitor("alice")
+		mm.Epoch = h0Epochs(h)
+		if _, err := kdclient.NewClient(bd.cfg).Sync(mm, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(compact), "bytes/day")
+	b.ReportMetric(float64(plain), "bytes/day-plain")
+	b.ReportMetric(float64(fixed)/float64(epochs/syncEvery), "bytes/sync-fixed")
+	b.ReportMetric(float64(len(bd.fx.log.Entries())), "log-entries")
+}
+
+// h0Epochs is the epoch a monitor had reached before h's first epoch.
+func h0Epochs(h *keydir.HistoryResponse) uint64 {
+	e, err := keydir.ParseHeadEntry(h.Epochs[0].HeadProof.Entry)
+	if err != nil {
+		panic(err)
+	}
+	return e.Epoch - 1
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 0 {
+		return n
+	}
+	return def
+}

@@ -25,3 +25,10 @@ func TestingOnlyJournalSeeds() [][]byte {
 	}
 	return out
 }
+
+// TestingOnlyHistoryPlain encodes r in the plain (version 1) form, and
+// parses it back: what the compact form is measured against.
+func TestingOnlyHistoryPlain(r *HistoryResponse) ([]byte, error) { return r.marshalPlain() }
+
+// TestingOnlyParseHistoryPlain parses the plain form.
+func TestingOnlyParseHistoryPlain(b []byte) (*HistoryResponse, error) { return parseHistoryPlain(b) }

@@ -188,7 +188,10 @@ func ParseLookupResponse(data []byte) (*LookupResponse, error) {
 //	  opaque openings<0..2^32-1> (32 bytes each, one per record);
 //	  struct { LogProof head_proof; uint8 has_tree_proof; [prefix.Proof tree_proof;] } epochs<0..2^32-1>;
 //	} HistoryResponse;
-func (r *HistoryResponse) Marshal() ([]byte, error) {
+//
+// This is the plain (version 1) form, kept to measure what the compact form
+// (compact.go) saves.
+func (r *HistoryResponse) marshalPlain() ([]byte, error) {
 	if len(r.Openings) != len(r.Records) {
 		return nil, errors.New("keydir: HistoryResponse.openings: not one per record")
 	}
@@ -215,8 +218,19 @@ func (r *HistoryResponse) Marshal() ([]byte, error) {
 	return b.Bytes()
 }
 
-// ParseHistoryResponse decodes strictly; it verifies nothing.
-func ParseHistoryResponse(data []byte) (*HistoryResponse, error) {
+// Marshal encodes r in the compact form (compact.go): version 2, the
+// preamble, records and openings as in the plain form, then per epoch the
+// head's log index (delta), its KeyDirectory entry by parts, and the
+// inclusion and prefix proofs with every hash after its first occurrence
+// sent as a back-reference.
+func (r *HistoryResponse) Marshal() ([]byte, error) { return r.marshalCompact() }
+
+// ParseHistoryResponse decodes the compact form strictly; it verifies
+// nothing.
+func ParseHistoryResponse(data []byte) (*HistoryResponse, error) { return parseHistoryCompact(data) }
+
+// parseHistoryPlain decodes the plain (version 1) form.
+func parseHistoryPlain(data []byte) (*HistoryResponse, error) {
 	s := cryptobyte.String(data)
 	r := &HistoryResponse{}
 	var err error
