@@ -150,3 +150,96 @@ func (s *Service) EscrowRecords(ctx context.Context, p Principal, groupID []byte
 	}
 	return es.EscrowRecords(ctx, groupID, epoch)
 }
+
+// EpochPublicState is the public state of one past or current epoch of a
+// group, as the group's member-signed handshake messages determine it: what
+// an authority needs, besides the epoch's recovered escrow secrets, to
+// decrypt the epoch's PrivateMessages and check their signatures (the cipher
+// suite, the ratchet tree's leaf count that shapes the secret tree, the
+// serialized GroupContext senders sign, and the members by leaf with their
+// signature keys).
+type EpochPublicState struct {
+	GroupID      []byte
+	Epoch        uint64
+	Suite        uint16
+	LeafCount    uint32
+	GroupContext []byte // GroupContext encoding (RFC 9420, Section 8.1)
+	Members      []Member
+}
+
+// EpochStateReader is implemented by a GroupValidator that can rebuild the
+// public state of past epochs from a stored state (ds/mlsvalidator replays
+// its log of accepted handshake messages). The Service finds it on its
+// Validator with a type assertion.
+type EpochStateReader interface {
+	// EpochStates returns the state of each of epochs that the stored state
+	// passed through, in ascending epoch order; epochs it never reached are
+	// left out.
+	EpochStates(state []byte, epochs []uint64) ([]EpochPublicState, error)
+}
+
+// ScopedEpochStates returns the public state of every epoch in a warrant's
+// scope: the epochs ScopedRecords selects (a member-signed statement names
+// one of targets and the epoch's span overlaps [from, to)), rebuilt from the
+// group's stored public state. Like ScopedRecords, the caller must have
+// verified the warrant and its presence in the access log
+// (server.WarrantStatesHandler). The states are public data the members
+// signed (the GroupContext's tree hash commits to the leaves); an authority
+// uses them only for epochs whose records the trustees released.
+func (s *Service) ScopedEpochStates(ctx context.Context, targets []string, from, to uint64) ([]EpochPublicState, error) {
+	er, ok := s.val.(EpochStateReader)
+	if !ok {
+		return nil, fmt.Errorf("ds: epoch states: the validator cannot rebuild past epochs: %w", ErrNotFound)
+	}
+	es, err := s.statementStore()
+	if err != nil {
+		return nil, err
+	}
+	byGroup := map[string][]uint64{}
+	var order []string
+	seen := map[string]bool{}
+	for _, target := range targets {
+		refs, err := es.MemberEpochs(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			key := fmt.Sprintf("%x/%d", ref.GroupID, ref.Epoch)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ev, err := epochEvidence(ctx, es, ref.GroupID, ref.Epoch)
+			if err != nil {
+				return nil, err
+			}
+			span, err := statementSpan(ev)
+			if err != nil {
+				return nil, err
+			}
+			if !span.Overlaps(from, to) {
+				continue
+			}
+			g := string(ref.GroupID)
+			if _, ok := byGroup[g]; !ok {
+				order = append(order, g)
+			}
+			byGroup[g] = append(byGroup[g], ref.Epoch)
+		}
+	}
+	var out []EpochPublicState
+	for _, g := range order {
+		grp, err := s.store.Group(ctx, []byte(g))
+		if err != nil {
+			return nil, err
+		}
+		epochs := byGroup[g]
+		slices.Sort(epochs)
+		sts, err := er.EpochStates(grp.State, epochs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sts...)
+	}
+	return out, nil
+}

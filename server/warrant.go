@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/daylight-im/daylight/accesslog"
@@ -80,6 +81,27 @@ func WarrantRecordsHandler(svc *ds.Service, pol *policy.Verified, now func() tim
 }
 
 func warrantRecords(r *http.Request, svc *ds.Service, pol *policy.Verified, cpp *accesslog.CheckpointPolicy, req *WarrantRecordsRequest, now uint64) ([]WarrantRecord, error) {
+	v, err := loggedWarrant(pol, cpp, req, now)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := svc.ScopedRecords(r.Context(), v.Targets, v.WindowStart, v.WindowEnd)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WarrantRecord, 0, len(rs))
+	for _, x := range rs {
+		out = append(out, WarrantRecord{Record: x.Record, EpochEvidence: x.EpochEvidence})
+	}
+	return out, nil
+}
+
+// loggedWarrant checks a request for a warrant's scope: the warrant verifies
+// against pol at now (court, signature, validity, budgets), its
+// WarrantCommitment entry is proved under a checkpoint with the policy's
+// witness cosignatures, and the entry matches the warrant and salt. Every
+// refusal wraps ds.ErrForbidden (403) or ds.ErrInvalidInput (400).
+func loggedWarrant(pol *policy.Verified, cpp *accesslog.CheckpointPolicy, req *WarrantRecordsRequest, now uint64) (*warrant.Verified, error) {
 	forbid := func(what string, err error) error {
 		return fmt.Errorf("warrant records: %s: %v: %w", what, err, ds.ErrForbidden)
 	}
@@ -108,13 +130,95 @@ func warrantRecords(r *http.Request, svc *ds.Service, pol *policy.Verified, cpp 
 	if err := v.Matches(warrant.Metadata(*wc), [32]byte(req.Salt)); err != nil {
 		return nil, forbid("the logged commitment", err)
 	}
-	rs, err := svc.ScopedRecords(r.Context(), v.Targets, v.WindowStart, v.WindowEnd)
+	return v, nil
+}
+
+// WarrantStatesPattern is where daylightd mounts WarrantStatesHandler.
+const WarrantStatesPattern = "POST /v1/lawful/states"
+
+// EpochStateMember is a leaf of an epoch state: the account and device the
+// leaf's credential names and the leaf's signature key.
+type EpochStateMember struct {
+	Account      string `json:"account"`
+	Device       string `json:"device"`
+	SignatureKey []byte `json:"signature_key"`
+}
+
+// EpochState is one epoch's public state in the form of authority.EpochState
+// (the --states file of `daylight-authority case decrypt`).
+type EpochState struct {
+	Suite        uint16                      `json:"cipher_suite"`
+	LeafCount    uint32                      `json:"leaf_count"`
+	GroupContext []byte                      `json:"group_context"`
+	Members      map[uint32]EpochStateMember `json:"members"`
+}
+
+// EpochStateKey names an epoch in the answer of WarrantStatesHandler:
+// "<group id hex>/<epoch>".
+func EpochStateKey(groupID []byte, epoch uint64) string {
+	return fmt.Sprintf("%x/%d", groupID, epoch)
+}
+
+// WarrantStatesHandler serves the public state of every epoch in a logged
+// warrant's scope to the authority (docs/trustee.md, "What daylightd must
+// expose", 3): the same request body and the same checks as
+// WarrantRecordsHandler (refusals 403/400, nothing served), then
+// ds.Service.ScopedEpochStates for the warrant's targets and window, as a
+// JSON object keyed by EpochStateKey. The states come from the group's
+// member-signed handshake messages the DS validated; an authority uses them
+// only for epochs whose escrow records the trustees released, and every
+// message it decrypts must verify under the GroupContext and leaf key given
+// here.
+func WarrantStatesHandler(svc *ds.Service, pol *policy.Verified, now func() time.Time) (http.Handler, error) {
+	cpp, err := pol.CheckpointPolicy()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server: warrant states: %w", err)
 	}
-	out := make([]WarrantRecord, 0, len(rs))
-	for _, x := range rs {
-		out = append(out, WarrantRecord{Record: x.Record, EpochEvidence: x.EpochEvidence})
+	if now == nil {
+		now = time.Now
 	}
-	return out, nil
+	fail := func(w http.ResponseWriter, err error) {
+		status, body := classify(err)
+		writeJSON(w, status, api.ErrorResponse{Error: body})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mediaType(r) != api.MediaJSON {
+			fail(w, fmt.Errorf("Content-Type %q, want %s: %w", r.Header.Get("Content-Type"), api.MediaJSON, errMedia))
+			return
+		}
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			fail(w, fmt.Errorf("reading body: %w", errTooLarge))
+			return
+		}
+		var req WarrantRecordsRequest
+		if err := api.Decode(b, &req); err != nil {
+			fail(w, fmt.Errorf("%v: %w", err, errMalformed))
+			return
+		}
+		v, err := loggedWarrant(pol, cpp, &req, uint64(now().Unix()))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		sts, err := svc.ScopedEpochStates(r.Context(), v.Targets, v.WindowStart, v.WindowEnd)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		out := make(map[string]EpochState, len(sts))
+		for _, st := range sts {
+			es := EpochState{Suite: st.Suite, LeafCount: st.LeafCount, GroupContext: st.GroupContext, Members: map[uint32]EpochStateMember{}}
+			for _, m := range st.Members {
+				user, dev, err := ds.ParseIdentity(m.Identity)
+				if err != nil {
+					fail(w, err)
+					return
+				}
+				es.Members[m.Leaf] = EpochStateMember{Account: user, Device: strconv.FormatInt(int64(dev), 10), SignatureKey: m.SignatureKey}
+			}
+			out[EpochStateKey(st.GroupID, st.Epoch)] = es
+		}
+		writeJSON(w, http.StatusOK, out)
+	}), nil
 }

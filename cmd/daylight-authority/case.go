@@ -6,7 +6,7 @@ package main
 //
 //	daylight-authority case keygen  --out authority.keys --name NAME
 //	daylight-authority case file    --keys K --policy P --warrant W [--records R] --log L --append A --out case.json
-//	daylight-authority case fetch   --case case.json --server DS [--retained R.jsonl] [--present-only]
+//	daylight-authority case fetch   --case case.json --server DS [--retained R.jsonl] [--states S.json] [--present-only]
 //	daylight-authority case collect --keys K --case case.json --log L --trustee ID=URL ... [--want N]
 //	daylight-authority case decrypt --keys K --case case.json --log L --retained R.jsonl --states S.json --out M.jsonl
 //	daylight-authority case bundle  --keys K --case case.json --log L --messages M.jsonl --out bundle.zip [--append A]

@@ -5,7 +5,8 @@ package main
 // /v1/lawful/records, added to the case as the records asked for) and the
 // ciphertext retained since the warrant was presented (POST
 // /v1/lawful/retained, written as the --retained JSON Lines of `case
-// decrypt`). The first fetch presents the warrant: the DS retains the
+// decrypt`) and, with --states, the public state of every in-scope epoch
+// (POST /v1/lawful/states, the --states file of `case decrypt`). The first fetch presents the warrant: the DS retains the
 // targets' groups from then on (docs/retention.md), so the prospective flow is
 // `case file` (no --records) at once, then `case fetch` again once the window
 // has passed and before `case collect`.
@@ -38,6 +39,7 @@ func runCaseFetch(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	server := fs.String("server", "", "the delivery service's base URL (required)")
 	caFile := fs.String("ca", "", "PEM file of a CA certificate for the DS's TLS")
 	retainedOut := fs.String("retained", "", "write the retained ciphertext here (JSON Lines for case decrypt)")
+	statesOut := fs.String("states", "", "write the public states of the in-scope epochs here (the --states file of case decrypt)")
 	noRecords := fs.Bool("present-only", false, "only present the warrant (start retention); do not require records")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -123,6 +125,19 @@ func runCaseFetch(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	if len(recs) == 0 && !*noRecords {
 		return fmt.Errorf("case fetch: the DS holds no escrow record in the warrant's scope yet (%d retained messages)", lines)
 	}
+	var states map[string]json.RawMessage
+	if *statesOut != "" {
+		sb, err := post("/v1/lawful/states", body)
+		if err != nil {
+			return fmt.Errorf("case fetch: %w", err)
+		}
+		if err := json.Unmarshal(sb, &states); err != nil {
+			return fmt.Errorf("case fetch: states: %w", err)
+		}
+		if err := caseWriteFile(*statesOut, sb, 0o600); err != nil {
+			return err
+		}
+	}
 	req.Records = []service.RecordRequest{}
 	for _, r := range recs {
 		req.Records = append(req.Records, service.RecordRequest{Record: r.Record, EpochEvidence: r.EpochEvidence})
@@ -140,6 +155,9 @@ func runCaseFetch(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	fmt.Fprintf(stdout, "fetched: %d records -> %s, %d retained messages", len(recs), *casePath, lines)
 	if *retainedOut != "" {
 		fmt.Fprintf(stdout, " -> %s", *retainedOut)
+	}
+	if *statesOut != "" {
+		fmt.Fprintf(stdout, ", %d epoch states -> %s", len(states), *statesOut)
 	}
 	fmt.Fprintln(stdout)
 	return nil

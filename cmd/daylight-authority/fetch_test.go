@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,6 +33,33 @@ import (
 // `case fetch` adds the in-scope record to the case and writes the retained
 // ciphertext in authority.Retained form. A case whose salt was altered is
 // refused and leaves the case file unchanged.
+// statesFake is dstest.Fake with ds.EpochStateReader over its current state
+// (the fake keeps no history: it answers the epoch the state is at).
+type statesFake struct{ dstest.Fake }
+
+func (statesFake) EpochStates(state []byte, epochs []uint64) ([]ds.EpochPublicState, error) {
+	var st struct {
+		GroupID []byte
+		Epoch   uint64
+		Members []dstest.FakeMember
+	}
+	if err := json.Unmarshal(state, &st); err != nil {
+		return nil, err
+	}
+	var out []ds.EpochPublicState
+	for _, e := range epochs {
+		if e != st.Epoch {
+			continue
+		}
+		ps := ds.EpochPublicState{GroupID: st.GroupID, Epoch: e, Suite: 1, LeafCount: uint32(len(st.Members)), GroupContext: []byte("gc")}
+		for i, m := range st.Members {
+			ps.Members = append(ps.Members, ds.Member{Leaf: uint32(i), Identity: m.Identity, SignatureKey: m.Key})
+		}
+		out = append(out, ps)
+	}
+	return out, nil
+}
+
 func TestCaseFetchProspective(t *testing.T) {
 	caseQuietLogs()
 	ctx := context.Background()
@@ -43,7 +71,7 @@ func TestCaseFetchProspective(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ds.New(ds.Config{Store: st, Validator: dstest.Fake{}, Now: clock})
+	svc, err := ds.New(ds.Config{Store: st, Validator: statesFake{}, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +79,13 @@ func TestCaseFetchProspective(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sh, err := server.WarrantStatesHandler(svc, w.Pol, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rh := server.NewRetainedHandler(server.RetainedConfig{Service: svc, Provider: w.F.Provider.Public().(ed25519.PublicKey), Now: clock})
 	srv, err := server.New(server.Config{Service: svc, PerIP: &server.Rate{}, PerAccount: &server.Rate{},
-		Mounts: map[string]http.Handler{server.WarrantRecordsPattern: wr, server.RetainedPattern: rh}})
+		Mounts: map[string]http.Handler{server.WarrantRecordsPattern: wr, server.RetainedPattern: rh, server.WarrantStatesPattern: sh}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +198,19 @@ func TestCaseFetchProspective(t *testing.T) {
 		t.Fatal("a refused fetch changed the case file")
 	}
 
-	if out, err := runCaseCmd(t, "fetch", "--case", path("case.json"), "--server", ds1.URL, "--retained", path("retained.jsonl")); err != nil {
+	if out, err := runCaseCmd(t, "fetch", "--case", path("case.json"), "--server", ds1.URL, "--retained", path("retained.jsonl"), "--states", path("states.json")); err != nil {
 		t.Fatalf("fetch: %v\n%s", err, out)
+	}
+	// The states file is what case decrypt reads: authority.EpochState by "<group hex>/<epoch>".
+	sb, _ := os.ReadFile(path("states.json"))
+	var states map[string]*authority.EpochState
+	if err := json.Unmarshal(sb, &states); err != nil {
+		t.Fatal(err)
+	}
+	es := states[caseStateKey(gid, 1)]
+	if len(states) != 1 || es == nil || es.LeafCount != 2 || len(es.Members) != 2 || es.Members[0].Account != "alice" ||
+		es.Members[0].Device != strconv.FormatInt(int64(alice.Device), 10) || !bytes.Equal(es.Members[1].SignatureKey, bob.Member().Key) {
+		t.Fatalf("states = %s, want epoch 1 of alice-bob with alice and bob", sb)
 	}
 	c, err := caseRead(path("case.json"))
 	if err != nil {

@@ -9,6 +9,8 @@
 //	    --log URL-or-DIR --append URL [--append-token-file F] --directory accounts.json [--witness VKEY]...
 //	daylight-trustee destroy-expired --data DIR --policy policy.bin [--json]
 //	daylight-trustee sign-policy --data DIR --body policy.body [--json]
+//	daylight-trustee directory --policy policy.bin --server URL --directory-key HEX --vrf-key HEX \
+//	    --account alice=alice.opening.json ... --out accounts.json
 package main
 
 import (
@@ -65,6 +67,7 @@ func commands() map[string]command {
 		"serve":           {"run the trustee's HTTP service", runServe},
 		"destroy-expired": {"destroy period keys past the policy's lookback", runDestroy},
 		"sign-policy":     {"check a policy body names this trustee and its keys, and sign it", runSignPolicy},
+		"directory":       {"write the --directory accounts file from verified key-directory lookups", runDirectory},
 	}
 }
 
@@ -329,7 +332,8 @@ func readDirectory(path string) (map[string]directoryEntry, error) {
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
-	addr := fs.String("addr", "127.0.0.1:8801", "listen address")
+	addr := fs.String("addr", "127.0.0.1:8801", "listen address (port 0 picks a free port)")
+	addrFile := fs.String("addr-file", "", "write the address actually listened on (host:port) to this file")
 	data := fs.String("data", "", "data directory (daylight-trustee init)")
 	polPath := fs.String("policy", "", "the signed access policy")
 	logSrc := fs.String("log", "", "the access log: tlog-tiles URL prefix or local directory")
@@ -445,6 +449,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "daylight-trustee %s listening on %s://%s\n", id, scheme, ln.Addr())
+	if *addrFile != "" {
+		if err := writeAddrFile(*addrFile, ln.Addr().String()); err != nil {
+			ln.Close()
+			return fmt.Errorf("serve: --addr-file: %w", err)
+		}
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if *tlsCert != "" {
@@ -580,4 +590,14 @@ func runDestroy(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		fmt.Fprintln(stdout, "no period key past the lookback")
 	}
 	return nil
+}
+
+// writeAddrFile writes addr atomically (temp file, rename), so a script
+// polling for the file never reads it half written.
+func writeAddrFile(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

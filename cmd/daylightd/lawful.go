@@ -24,12 +24,14 @@ import (
 // from this provider's own access log: the Policy entry with that id, whose
 // signed policy verifies and names this provider's key. daylightd publishes
 // policies at run time (POST /admin/v1/policy), so the handler is built per
-// policy on first use and cached.
+// policy on first use and cached. With build set (server.WarrantStatesHandler)
+// it serves that handler instead, under the same policy lookup.
 type recordsByLoggedPolicy struct {
 	svc      *ds.Service
 	logDir   string
 	logPol   *accesslog.CheckpointPolicy
 	provider ed25519.PublicKey
+	build    func(*ds.Service, *policy.Verified, func() time.Time) (http.Handler, error) // default server.WarrantRecordsHandler
 
 	mu       sync.Mutex
 	handlers map[policy.ID]http.Handler
@@ -107,7 +109,11 @@ func (h *recordsByLoggedPolicy) handler(r *http.Request, id policy.ID) (http.Han
 	if found == nil {
 		return nil, fmt.Errorf("the warrant names policy %x, which this provider has not published in its access log", id[:6])
 	}
-	hd, err := server.WarrantRecordsHandler(h.svc, found, time.Now)
+	build := h.build
+	if build == nil {
+		build = server.WarrantRecordsHandler
+	}
+	hd, err := build(h.svc, found, time.Now)
 	if err != nil {
 		return nil, err
 	}

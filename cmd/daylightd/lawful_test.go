@@ -17,9 +17,9 @@ import (
 	"github.com/daylight-im/daylight/warrant"
 )
 
-// TestLawfulRoutesMounted: daylightd serves POST /v1/lawful/records under the
-// policy it published in its own log and refuses (403) a warrant naming a
-// policy it never published; POST /v1/lawful/retained is mounted and refuses
+// TestLawfulRoutesMounted: daylightd serves POST /v1/lawful/records and POST
+// /v1/lawful/states under the policy it published in its own log and refuses
+// (403) a warrant naming a policy it never published; POST /v1/lawful/retained is mounted and refuses
 // a policy it did not sign (403) and garbage (400).
 func TestLawfulRoutesMounted(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
@@ -104,6 +104,13 @@ func TestLawfulRoutesMounted(t *testing.T) {
 	}
 	if st != http.StatusBadRequest && st != http.StatusForbidden || strings.Contains(b, "not published") {
 		t.Fatalf("records under the published policy, bad proof: %d %s", st, b)
+	}
+	// The epoch states route: the same policy lookup and the same checks.
+	if st, b := ask("/v1/lawful/states", map[string]any{"warrant": sign(f.Verified.ID), "salt": salt, "warrant_entry": []byte{1}, "warrant_proof": "x"}); st != http.StatusForbidden || !strings.Contains(b, "not published") {
+		t.Fatalf("states under an unpublished policy: %d %s", st, b)
+	}
+	if st, b := ask("/v1/lawful/states", map[string]any{"warrant": sign(id), "salt": salt, "warrant_entry": []byte{1}, "warrant_proof": "x"}); st != http.StatusBadRequest && st != http.StatusForbidden || strings.Contains(b, "not published") {
+		t.Fatalf("states under the published policy, bad proof: %d %s", st, b)
 	}
 	if st, b := ask("/v1/lawful/retained", map[string]any{"policy": []byte("garbage")}); st != http.StatusBadRequest {
 		t.Fatalf("retained with garbage: %d %s", st, b)

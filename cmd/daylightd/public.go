@@ -93,6 +93,10 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 	if _, ok := la.mounts[server.WarrantRecordsPattern]; !ok { // lawful.go: under the logged policy the warrant names
 		la.mounts[server.WarrantRecordsPattern] = &recordsByLoggedPolicy{svc: svc, logDir: filepath.Join(o.data, "log"), logPol: al.Policy(), provider: signer.Public().(ed25519.PublicKey)}
 	}
+	if _, ok := la.mounts[server.WarrantStatesPattern]; !ok { // the in-scope epochs' public states, same checks
+		la.mounts[server.WarrantStatesPattern] = &recordsByLoggedPolicy{svc: svc, logDir: filepath.Join(o.data, "log"), logPol: al.Policy(),
+			provider: signer.Public().(ed25519.PublicKey), build: server.WarrantStatesHandler}
+	}
 
 	// The operator API (loopback only): policy publication, intake admin.
 	adminMux := http.NewServeMux()

@@ -134,3 +134,15 @@ func (v *Validator) Apply(state, msg []byte) (ds.Verdict, error) {
 	}
 	return v.engine.Apply(state, msg)
 }
+
+var _ ds.EpochStateReader = (*Validator)(nil)
+
+// EpochStates implements ds.EpochStateReader through the PublicEngine, if it
+// can rebuild past epochs (Engine can).
+func (v *Validator) EpochStates(state []byte, epochs []uint64) ([]ds.EpochPublicState, error) {
+	er, ok := v.engine.(ds.EpochStateReader)
+	if !ok {
+		return nil, fmt.Errorf("mlsvalidator: the engine cannot rebuild past epochs: %w", ds.ErrNotFound)
+	}
+	return er.EpochStates(state, epochs)
+}

@@ -247,3 +247,48 @@ func (e *Engine) Apply(state, msg []byte) (ds.Verdict, error) {
 	e.put(next, pg)
 	return v, nil
 }
+
+// EpochStates implements ds.EpochStateReader: it replays the stored state log
+// into a fresh view (never the cached one) and records the public state of
+// each wanted epoch as the replay enters it.
+func (e *Engine) EpochStates(state []byte, epochs []uint64) ([]ds.EpochPublicState, error) {
+	s, err := decodeState(state)
+	if err != nil {
+		return nil, err
+	}
+	want := map[uint64]bool{}
+	for _, ep := range epochs {
+		want[ep] = true
+	}
+	var out []ds.EpochPublicState
+	record := func(pg *group.PublicGroup) {
+		if !want[pg.Epoch()] {
+			return
+		}
+		delete(want, pg.Epoch())
+		out = append(out, ds.EpochPublicState{GroupID: pg.GroupID(), Epoch: pg.Epoch(),
+			Suite: uint16(pg.CipherSuite()), LeafCount: pg.LeafCount(), GroupContext: pg.GroupContext(), Members: members(pg)})
+	}
+	pg, err := group.NewPublicGroup(s.groupInfo, nil)
+	if err != nil {
+		return nil, mapErr("GroupInfo", err)
+	}
+	record(pg)
+	for i, m := range s.msgs {
+		if len(want) == 0 {
+			break
+		}
+		r, err := pg.Process(m)
+		if err != nil {
+			return nil, mapErr(fmt.Sprintf("replaying stored message %d", i), err)
+		}
+		if r.Staged == nil {
+			continue
+		}
+		if err := pg.Merge(r.Staged); err != nil {
+			return nil, mapErr(fmt.Sprintf("replaying stored message %d", i), err)
+		}
+		record(pg)
+	}
+	return out, nil
+}

@@ -109,3 +109,99 @@ func TestEngineFollowsRealGroup(t *testing.T) {
 		t.Fatalf("junk state: %v", err)
 	}
 }
+
+// TestEngineEpochStates: the public state the DS rebuilds for each past epoch
+// of a real MLS group (for an authority decrypting under a warrant) is the
+// members' own: the GroupContext, suite, leaf count and leaves equal those of
+// a PublicGroup built from the GroupInfo a member published in that epoch.
+// Epochs the group never reached are left out; a rebuild never disturbs the
+// cached view the next commit is validated against; a malformed state is
+// refused.
+func TestEngineEpochStates(t *testing.T) {
+	cfg := group.Config{}
+	alice, err := group.Create(cfg, cs, []byte("gid"), ds.Identity("alice", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := mlsvalidator.New(mlsvalidator.NewEngine(0))
+	var infos [][]byte // GroupInfo of each epoch, as alice publishes it
+	snap := func() {
+		gi, _, err := alice.GroupInfo(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, gi)
+	}
+	snap()
+	st, err := v.NewGroup(infos[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := st.Opaque
+	commit := func(o group.CommitOptions) *group.CommitResult {
+		t.Helper()
+		c, err := alice.Commit(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.MergePendingCommit(); err != nil {
+			t.Fatal(err)
+		}
+		vd, err := v.Apply(state, c.Commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state = vd.NewState.Opaque
+		snap()
+		return c
+	}
+	bobKP, err := group.NewKeyPackage(cfg, cs, ds.Identity("bob", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(group.CommitOptions{ByValue: []group.ProposalSpec{{Type: group.ProposalAdd, KeyPackage: bobKP.Message}}})                 // epoch 1
+	commit(group.CommitOptions{ForcePath: true})                                                                                     // epoch 2
+	commit(group.CommitOptions{ByValue: []group.ProposalSpec{{Type: group.ProposalRemove, RemovedIdentity: ds.Identity("bob", 2)}}}) // epoch 3
+
+	sts, err := v.EpochStates(state, []uint64{3, 1, 2, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 3 {
+		t.Fatalf("%d states, want epochs 1, 2, 3", len(sts))
+	}
+	for i, s := range sts {
+		want := uint64(i + 1)
+		pg, err := group.NewPublicGroup(infos[want], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Epoch != want || string(s.GroupID) != "gid" || !bytes.Equal(s.GroupContext, pg.GroupContext()) ||
+			s.Suite != uint16(pg.CipherSuite()) || s.LeafCount != pg.LeafCount() || len(s.Members) != len(pg.Members()) {
+			t.Fatalf("epoch %d: rebuilt state differs from the members' (epoch %d, %d members, leaves %d)", want, s.Epoch, len(s.Members), s.LeafCount)
+		}
+		for _, m := range s.Members {
+			key, _ := pg.MemberSignatureKey(m.Leaf)
+			if !bytes.Equal(m.Identity, pg.Members()[m.Leaf]) || !bytes.Equal(m.SignatureKey, key) {
+				t.Fatalf("epoch %d leaf %d differs", want, m.Leaf)
+			}
+		}
+	}
+	if len(sts[0].Members) != 2 || len(sts[2].Members) != 1 {
+		t.Fatalf("members by epoch: %d, %d", len(sts[0].Members), len(sts[2].Members))
+	}
+	// The cached view of the latest state is untouched: the next commit validates.
+	c, err := alice.Commit(group.CommitOptions{ForcePath: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vd, err := v.Apply(state, c.Commit); err != nil || vd.NewState.Epoch != 4 {
+		t.Fatalf("commit after EpochStates: %v", err)
+	}
+	if _, err := v.EpochStates([]byte("junk"), []uint64{1}); !errors.Is(err, ds.ErrInvalidMessage) {
+		t.Fatalf("junk state: %v", err)
+	}
+	if _, err := mlsvalidator.New(nil).EpochStates(state, []uint64{1}); !errors.Is(err, ds.ErrNotFound) {
+		t.Fatalf("no engine: %v", err)
+	}
+}
