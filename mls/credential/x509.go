@@ -10,7 +10,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/wire"
@@ -86,11 +85,11 @@ func SignatureKey(cert *x509.Certificate) ([]byte, Scheme, error) {
 		case elliptic.P521():
 			sc = ECDSAP521SHA512
 		default:
-			return nil, 0, fmt.Errorf("%w: ECDSA curve %s", ErrUnsupported, pub.Curve.Params().Name)
+			return nil, 0, keyErr(ErrUnsupported, "ECDSA curve %s", pub.Curve.Params().Name)
 		}
 		b, err := pub.Bytes()
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: ECDSA public key: %w", ErrMalformed, err)
+			return nil, 0, keyErr(ErrMalformed, "ECDSA public key: %v", err)
 		}
 		return b, sc, nil
 	case nil:
@@ -98,7 +97,7 @@ func SignatureKey(cert *x509.Certificate) ([]byte, Scheme, error) {
 			return ed448Key(cert.RawSubjectPublicKeyInfo)
 		}
 	}
-	return nil, 0, fmt.Errorf("%w: %v public key has no MLS signature scheme", ErrUnsupported, cert.PublicKeyAlgorithm)
+	return nil, 0, keyErr(ErrUnsupported, "%v public key has no MLS signature scheme", cert.PublicKeyAlgorithm)
 }
 
 // ed448Key decodes an id-Ed448 SubjectPublicKeyInfo (RFC 8410, Sections 3
@@ -110,18 +109,31 @@ func ed448Key(spkiDER []byte) ([]byte, Scheme, error) {
 	}
 	rest, err := asn1.Unmarshal(spkiDER, &spki)
 	if err != nil || len(rest) != 0 {
-		return nil, 0, fmt.Errorf("%w: subjectPublicKeyInfo does not decode", ErrMalformed)
+		return nil, 0, keyErr(ErrMalformed, "subjectPublicKeyInfo does not decode")
 	}
 	if !spki.Algorithm.Algorithm.Equal(oidEd448) {
-		return nil, 0, fmt.Errorf("%w: public key algorithm %v has no MLS signature scheme", ErrUnsupported, spki.Algorithm.Algorithm)
+		return nil, 0, keyErr(ErrUnsupported, "public key algorithm %v has no MLS signature scheme", spki.Algorithm.Algorithm)
 	}
 	if len(spki.Algorithm.Parameters.FullBytes) != 0 {
-		return nil, 0, fmt.Errorf("%w: Ed448 subjectPublicKeyInfo has parameters", ErrMalformed)
+		return nil, 0, keyErr(ErrMalformed, "Ed448 subjectPublicKeyInfo has parameters")
 	}
 	if spki.PublicKey.BitLength != 57*8 {
-		return nil, 0, fmt.Errorf("%w: Ed448 public key of %d bits", ErrMalformed, spki.PublicKey.BitLength)
+		return nil, 0, keyErr(ErrMalformed, "Ed448 public key of %d bits", spki.PublicKey.BitLength)
 	}
 	return bytes.Clone(spki.PublicKey.Bytes), Ed448, nil
+}
+
+// keyError is an error of SignatureKey: sentinel, then what failed.
+type keyError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *keyError) Error() string { return e.sentinel.Error() + ": " + e.msg }
+func (e *keyError) Unwrap() error { return e.sentinel }
+
+func keyErr(sentinel error, format string, args ...any) error {
+	return &keyError{sentinel: sentinel, msg: fmt.Sprintf(format, args...)}
 }
 
 // NewX509Credential returns the x509 Credential (RFC 9420, Section 5.3) for
@@ -168,7 +180,11 @@ func (v *Validator) verifyX509(ders [][]byte, signatureKey []byte, want Scheme) 
 	ee := certs[0]
 	key, sc, err := SignatureKey(ee)
 	if err != nil {
-		return nil, fmt.Errorf("certificate 0: %w", err)
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return nil, fmt.Errorf("%w: certificate 0: %s", ke.sentinel, ke.msg)
+		}
+		return nil, err
 	}
 	if want != 0 && sc != want {
 		return nil, fmt.Errorf("%w: certificate 0 holds an %v key, the cipher suite signs with %v", ErrKeyMismatch, sc, want)
@@ -220,44 +236,26 @@ func (v *Validator) verifyX509(ders [][]byte, signatureKey []byte, want Scheme) 
 		KeyUsages:     eku,
 	})
 	if err != nil {
-		return nil, chainError(certs, now, err)
+		return nil, chainError(certs, err)
 	}
-	var last error
-	for _, chain := range chains {
-		if last = checkIssuerUsage(certs, chain); last != nil {
-			continue
-		}
-		if v.cfg.X509Identity != nil {
-			if err := v.cfg.X509Identity(chain); err != nil {
-				return nil, fmt.Errorf("%w: x509 identity: %w", ErrRejected, err)
-			}
-		}
-		return chain, nil
-	}
-	return nil, last
-}
-
-// checkIssuerUsage requires keyCertSign of every issuer in a verified chain
-// whose key usage extension is present (RFC 5280, Section 4.2.1.3).
-func checkIssuerUsage(presented, chain []*x509.Certificate) error {
-	for _, c := range chain[1:] {
-		if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return fmt.Errorf("%w: %s: key usage lacks keyCertSign", ErrKeyUsage, certName(presented, c))
+	// crypto/x509 has checked each issuer's basicConstraints and keyCertSign
+	// (CheckSignatureFrom), validity at now, and the extended key usages.
+	chain := chains[0]
+	if v.cfg.X509Identity != nil {
+		if err := v.cfg.X509Identity(chain); err != nil {
+			return nil, fmt.Errorf("%w: x509 identity: %w", ErrRejected, err)
 		}
 	}
-	return nil
+	return chain, nil
 }
 
 // chainError names the certificate crypto/x509 blamed.
-func chainError(presented []*x509.Certificate, now time.Time, err error) error {
+func chainError(presented []*x509.Certificate, err error) error {
 	var inv x509.CertificateInvalidError
 	if errors.As(err, &inv) {
 		sentinel := ErrUntrusted
 		if inv.Reason == x509.IncompatibleUsage {
 			sentinel = ErrKeyUsage
-		}
-		if inv.Reason == x509.Expired {
-			return fmt.Errorf("%w: %s: not valid at %s: %w", sentinel, certName(presented, inv.Cert), now.UTC().Format(time.RFC3339), err)
 		}
 		return fmt.Errorf("%w: %s: %w", sentinel, certName(presented, inv.Cert), err)
 	}
