@@ -197,8 +197,9 @@ func (v *Validator) verifyX509(ders [][]byte, signatureKey []byte, want Scheme) 
 		return nil, fmt.Errorf("%w: certificate 0: key usage lacks digitalSignature", ErrKeyUsage)
 	}
 
-	// Section 5.3: "each entry ... signed by the next" — checked as presented,
-	// before path building, which would otherwise accept any order.
+	// Section 5.3: "each entry ... signed by the next". Names and CA
+	// constraints are checked as presented, before path building, which would
+	// otherwise accept any order; the signatures below.
 	for i := 0; i+1 < len(certs); i++ {
 		child, parent := certs[i], certs[i+1]
 		if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
@@ -209,9 +210,6 @@ func (v *Validator) verifyX509(ders [][]byte, signatureKey []byte, want Scheme) 
 		}
 		if parent.KeyUsage != 0 && parent.KeyUsage&x509.KeyUsageCertSign == 0 {
 			return nil, fmt.Errorf("%w: certificate %d: key usage lacks keyCertSign", ErrKeyUsage, i+1)
-		}
-		if err := child.CheckSignatureFrom(parent); err != nil {
-			return nil, fmt.Errorf("%w: certificate %d: signature by certificate %d: %w", ErrUntrusted, i, i+1, err)
 		}
 	}
 
@@ -239,14 +237,45 @@ func (v *Validator) verifyX509(ders [][]byte, signatureKey []byte, want Scheme) 
 		return nil, chainError(certs, err)
 	}
 	// crypto/x509 has checked each issuer's basicConstraints and keyCertSign
-	// (CheckSignatureFrom), validity at now, and the extended key usages.
-	chain := chains[0]
+	// (CheckSignatureFrom), validity at now, and the extended key usages. A
+	// chain that begins with the presented certificates also proves their
+	// signatures in the presented order; otherwise (a configured intermediate
+	// was preferred) they are checked here.
+	chain, ok := presentedChain(certs, chains)
+	if !ok {
+		for i := 0; i+1 < len(certs); i++ {
+			if err := certs[i].CheckSignatureFrom(certs[i+1]); err != nil {
+				return nil, fmt.Errorf("%w: certificate %d: signature by certificate %d: %w", ErrUntrusted, i, i+1, err)
+			}
+		}
+	}
 	if v.cfg.X509Identity != nil {
 		if err := v.cfg.X509Identity(chain); err != nil {
 			return nil, fmt.Errorf("%w: x509 identity: %w", ErrRejected, err)
 		}
 	}
 	return chain, nil
+}
+
+// presentedChain returns a verified chain whose first certificates are the
+// presented ones, in order, or chains[0] and false.
+func presentedChain(presented []*x509.Certificate, chains [][]*x509.Certificate) ([]*x509.Certificate, bool) {
+	for _, chain := range chains {
+		if len(chain) < len(presented) {
+			continue
+		}
+		match := true
+		for i, c := range presented {
+			if !bytes.Equal(chain[i].Raw, c.Raw) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return chain, true
+		}
+	}
+	return chains[0], false
 }
 
 // chainError names the certificate crypto/x509 blamed.
