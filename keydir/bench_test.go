@@ -174,7 +174,7 @@ func BenchmarkMonitorEpoch(b *testing.B) {
 
 // BenchmarkMonitorDay: one day of own-account monitoring at
 // benchAccounts() accounts, in an access log of KEYDIR_BENCH_LOG entries
-// (default 2^20) that grows by KEYDIR_BENCH_LOG_PER_EPOCH other entries
+// (default 10^6) that grows by KEYDIR_BENCH_LOG_PER_EPOCH other entries
 // (default 40: lawful-access records) per epoch: 24 hourly epochs of 1,000
 // changed accounts each, synced 4 times a day (every 6 epochs) or once.
 // Every epoch is checked either way (the detection bound is the same; the
@@ -190,7 +190,7 @@ func BenchmarkMonitorDay(b *testing.B) {
 func benchMonitorDay(b *testing.B, syncEvery int) {
 	bd := getBench(b)
 	ctx := context.Background()
-	logSize := envInt("KEYDIR_BENCH_LOG", 1<<20)
+	logSize := envInt("KEYDIR_BENCH_LOG", 1_000_000)
 	perEpoch := envInt("KEYDIR_BENCH_LOG_PER_EPOCH", 40)
 	filler := make([]byte, 120)
 	for range max(0, logSize-len(bd.fx.log.Entries())) {
