@@ -38,11 +38,25 @@ func signaturePriv(t testing.TB, c *issued) []byte {
 // encryption private keys.
 func x509KeyPackage(t testing.TB, cs suite.ID, leaf *issued, chain ...*issued) (kp *wire.KeyPackage, initPriv, encPriv []byte) {
 	t.Helper()
+	return x509KeyPackageWith(t, cs, leaf, leaf, chain...)
+}
+
+// x509KeyPackageSignedBy is a KeyPackage whose leaf presents the chain of
+// certified but whose signature_key (and signatures) are signer's: a stolen
+// certificate.
+func x509KeyPackageSignedBy(t testing.TB, cs suite.ID, signer, certified *issued, chain ...*issued) *wire.KeyPackage {
+	t.Helper()
+	kp, _, _ := x509KeyPackageWith(t, cs, signer, certified, chain...)
+	return kp
+}
+
+func x509KeyPackageWith(t testing.TB, cs suite.ID, signingKey, leaf *issued, chain ...*issued) (kp *wire.KeyPackage, initPriv, encPriv []byte) {
+	t.Helper()
 	s, err := suite.Lookup(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := s.NewSigner(signaturePriv(t, leaf))
+	signer, err := s.NewSigner(signaturePriv(t, signingKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +70,7 @@ func x509KeyPackage(t testing.TB, cs suite.ID, leaf *issued, chain ...*issued) (
 	}
 	ln := wire.LeafNode{
 		EncryptionKey: encPub,
-		SignatureKey:  sigKey(t, leaf),
+		SignatureKey:  sigKey(t, signingKey),
 		Credential:    *x509Cred(append([]*issued{leaf}, chain...)...),
 		Capabilities: wire.Capabilities{
 			Versions:     []wire.ProtocolVersion{wire.MLS10},
