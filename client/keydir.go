@@ -307,10 +307,10 @@ const contactWait = 20 * time.Second
 // contact: nothing is pinned then). A user the DS lists devices for but
 // whose account is not in a witnessed epoch yet is waited for (contactWait).
 func (c *Client) verifiedContact(ctx context.Context, trust *kdclient.Config, user string) (*kdclient.Contact, error) {
-	deadline := c.cfg.Now().Add(contactWait)
-	for {
+	const poll = 250 * time.Millisecond
+	for try := 0; ; try++ {
 		ct, err := c.verifiedContactOnce(ctx, trust, user)
-		if err == nil || !errors.Is(err, errNotYetPublished) || c.cfg.Now().After(deadline) {
+		if err == nil || !errors.Is(err, errNotYetPublished) || time.Duration(try)*poll >= contactWait {
 			return ct, err
 		}
 		if devs, derr := c.devices(ctx, user); derr != nil || !slices.ContainsFunc(devs, func(d Device) bool { return !d.Revoked }) {
@@ -319,7 +319,7 @@ func (c *Client) verifiedContact(ctx context.Context, trust *kdclient.Config, us
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 }
