@@ -13,8 +13,8 @@
 # log` counts one warrant and the released records. docs/lawful-access-demo.md walks through it.
 #
 # Loopback and ephemeral ports only; every process is killed on exit. Timing (seconds) can be
-# stretched on a slow machine: DEMO_LEAD (window start after the warrant is signed, default 10),
-# DEMO_WINDOW (window length, default 25), DEMO_EMBARGO (embargo end after the window end,
+# stretched on a slow machine: DEMO_LEAD (window start after the warrant is signed, default 20),
+# DEMO_WINDOW (window length, default 40), DEMO_EMBARGO (embargo end after the window end,
 # default 20). Set DEMO_KEEP=1 to keep the temporary directory.
 set -euo pipefail
 
@@ -27,6 +27,7 @@ cleanup() {
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 step() { echo "== $*"; }
 fail() {
 	echo "lawful-access-demo: FAIL: $*" >&2
@@ -34,8 +35,8 @@ fail() {
 	exit 1
 }
 ok() { echo "ok: $*"; }
-LEAD=${DEMO_LEAD:-10}
-WINDOW=${DEMO_WINDOW:-25}
+LEAD=${DEMO_LEAD:-20}
+WINDOW=${DEMO_WINDOW:-40}
 EMBARGO=${DEMO_EMBARGO:-20}
 rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 # sleep_until T: sleep until the clock reaches Unix second T.
@@ -62,9 +63,8 @@ waitline() {
 }
 
 step "build"
-for b in daylightd daylight daylight-witness daylight-trustee daylight-court daylight-authority daylight-verify daylight-policy; do
-	(cd "$ROOT" && go build -o "$TMP/$b" "./cmd/$b")
-done
+(cd "$ROOT" && go build -o "$TMP/" ./cmd/daylightd ./cmd/daylight ./cmd/daylight-witness ./cmd/daylight-trustee \
+	./cmd/daylight-court ./cmd/daylight-authority ./cmd/daylight-verify ./cmd/daylight-policy)
 B=$TMP
 DATA=$TMP/data
 ORIGIN="demo.daylight.local/log"
@@ -261,10 +261,19 @@ step "the authority decrypts and produces the bundle"
 "$B/daylight-authority" case bundle --keys "$TMP/authority.keys" --case "$TMP/case.json" --log "$URL/log/" \
 	--messages "$TMP/messages.jsonl" --out "$TMP/bundle.zip" --append "$URL/v1/log/append" --append-token-file "$TMP/authority.token"
 
-step "anyone verifies the bundle offline"
-"$B/daylight-verify" bundle --json "$TMP/bundle.zip" >"$TMP/bundle.report.json" || fail "daylight-verify bundle: $(cat "$TMP/bundle.report.json")"
-jq -e '.ok' "$TMP/bundle.report.json" >/dev/null || fail "bundle does not verify"
-ok "daylight-verify bundle accepts it"
+step "anyone verifies the bundle: offline, then that its digest is in the access log"
+AUTH_KEY=$(jq -r .authority_signing_key "$TMP/authority.pub.json")
+"$B/daylight-verify" bundle --json --authority-key "$AUTH_KEY" "$TMP/bundle.zip" >"$TMP/bundle.report.json" ||
+	fail "daylight-verify bundle: $(cat "$TMP/bundle.report.json")"
+jq -e '.ok and (.problems | length) == 0' "$TMP/bundle.report.json" >/dev/null || fail "bundle does not verify"
+# The Evidence entry is appended; wait for a witnessed checkpoint that covers it.
+for _ in $(seq 1 60); do
+	"$B/daylight-verify" bundle --json --authority-key "$AUTH_KEY" --log "$URL/log/" "$TMP/bundle.zip" >"$TMP/bundle.logged.json" 2>/dev/null && break
+	sleep 0.5
+done
+jq -e '.ok' "$TMP/bundle.logged.json" >/dev/null || fail "the bundle's digest is not in the access log: $(cat "$TMP/bundle.logged.json")"
+jq -c '{ok, case_number, targets, window_start, window_end, messages: (.messages | if type == "array" then length else . end), warnings}' "$TMP/bundle.report.json"
+ok "daylight-verify bundle accepts it, and its digest is logged"
 
 step "the scope: exactly the epochs of alice's conversations that overlap the window"
 gid() { dl alice --json group show "$1" | jq -r .id; }
@@ -291,6 +300,12 @@ jq -c 'select(.tag == "IN") | {group, sender, payload}' "$SENT" | sort >"$TMP/wa
 [ -s "$TMP/want.jsonl" ] || fail "nothing was sent in the window"
 diff -u "$TMP/want.jsonl" "$TMP/got.jsonl" || fail "the bundle's messages differ from what was sent in the window"
 ok "$(wc -l <"$TMP/got.jsonl") messages, exactly the in-window ones of alice's conversations (of $(wc -l <"$SENT") sent)"
+# daylight-verify warns that signer keys were not checked against the key directory (the bundle
+# carries no key proofs yet); check them here against the trustees' accounts file, which came
+# from verified key-directory lookups.
+jq -e --slurpfile acc "$TMP/accounts.json" -s 'all(.[]; .signer_key == $acc[0][.sender].signature_key)' \
+	"$TMP/bundle/messages.jsonl" >/dev/null || fail "a message's signer key is not its sender's key in the key directory"
+ok "every signer key is the sender's device key in the key directory"
 
 step "after the embargo, alice's client shows the notice"
 NOTICE_FLAGS=(--log "$URL/log/" --log-key "$LOG_VKEY" --witness "$W0_VKEY" --witness "$W1_VKEY" --threshold 2)
