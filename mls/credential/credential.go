@@ -53,6 +53,7 @@ var (
 const DefaultMaxCertificates = 8
 
 // Config configures a Validator. The zero value rejects every credential.
+// The certificate pools must not be modified once passed to NewValidator.
 type Config struct {
 	// Roots are the trust anchors for x509 credentials. Nil rejects every
 	// x509 credential (the system roots are never used).

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -276,4 +277,32 @@ func TestRSAUnsupported(t *testing.T) {
 	leaf := issue(t, "rsa", false, 0, k, p.inter, nil)
 	v := newValidator(t, credential.Config{Roots: p.roots})
 	wantErr(t, v.Validate(x509Cred(leaf, p.inter), []byte{1}), credential.ErrUnsupported, "certificate 0", "RSA public key has no MLS signature scheme")
+}
+
+// TestConcurrentValidate: one Validator serves many goroutines (mls/group
+// checks the leaves of a tree in parallel); run with -race.
+func TestConcurrentValidate(t *testing.T) {
+	p, other := newPKI(t, algEd25519), newPKI(t, algEd25519)
+	inter := x509.NewCertPool()
+	inter.AddCert(p.inter.cert)
+	v := newValidator(t, credential.Config{Roots: p.roots, Intermediates: inter})
+	good, bad := x509Cred(p.leaf, p.inter), x509Cred(other.leaf, other.inter)
+	key, badKey := sigKey(t, p.leaf), sigKey(t, other.leaf)
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			if i%2 == 0 {
+				errs <- v.Validate(good, key)
+			} else if err := v.Validate(bad, badKey); !errors.Is(err, credential.ErrUntrusted) {
+				errs <- fmt.Errorf("untrusted chain: %v", err)
+			} else {
+				errs <- nil
+			}
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

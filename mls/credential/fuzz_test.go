@@ -30,6 +30,9 @@ func FuzzX509Credential(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(wire.AppendExternalSenders(nil, []wire.ExternalSender{s}))
 	}
+	ed448DER, ed448Pub := issueEd448(f, p.inter)
+	f.Add(wire.AppendExternalSenders(nil, []wire.ExternalSender{{SignatureKey: ed448Pub, Credential: wire.Credential{Type: wire.CredentialTypeX509, Certificates: [][]byte{ed448DER, p.inter.cert.Raw}}}}))
+	f.Add(ed448DER)
 	f.Add(p.leaf.cert.Raw)
 	f.Add(q.inter.cert.Raw)
 	f.Add([]byte{})

@@ -62,8 +62,10 @@ func SchemeOf(id suite.ID) (Scheme, error) {
 	return 0, fmt.Errorf("%w: cipher suite %v", ErrUnsupported, id)
 }
 
-// oidEd448 is id-Ed448 (RFC 8410, Section 3).
-var oidEd448 = asn1.ObjectIdentifier{1, 3, 101, 113}
+// isEd448 reports id-Ed448 (RFC 8410, Section 3: 1.3.101.113).
+func isEd448(oid asn1.ObjectIdentifier) bool {
+	return oid.Equal(asn1.ObjectIdentifier{1, 3, 101, 113})
+}
 
 // SignatureKey returns the public key of cert in the encoding of an MLS
 // signature_key (RFC 9420, Section 5.1 and 5.3): the raw 32-byte Ed25519 or
@@ -111,7 +113,7 @@ func ed448Key(spkiDER []byte) ([]byte, Scheme, error) {
 	if err != nil || len(rest) != 0 {
 		return nil, 0, keyErr(ErrMalformed, "subjectPublicKeyInfo does not decode")
 	}
-	if !spki.Algorithm.Algorithm.Equal(oidEd448) {
+	if !isEd448(spki.Algorithm.Algorithm) {
 		return nil, 0, keyErr(ErrUnsupported, "public key algorithm %v has no MLS signature scheme", spki.Algorithm.Algorithm)
 	}
 	if len(spki.Algorithm.Parameters.FullBytes) != 0 {
