@@ -283,3 +283,31 @@ func TestAttackSystemRootsNotUsed(t *testing.T) {
 	v := newValidator(t, credential.Config{Roots: nil})
 	wantErr(t, v.Validate(x509Cred(p.leaf, p.inter, p.root), sigKey(t, p.leaf)), credential.ErrUntrusted, "no x509 roots configured")
 }
+
+// TestAttackUnpinnedIntermediate: with OnlyConfiguredIntermediates, a chain
+// through an intermediate the deployment did not configure is refused even
+// though it chains to a trusted root (the intermediates policy); the
+// configured intermediate is still accepted, presented or omitted.
+func TestAttackUnpinnedIntermediate(t *testing.T) {
+	bothAlgs(t, func(t *testing.T, alg keyAlg) {
+		p := newPKI(t, alg)
+		rogue := issue(t, "Rogue Intermediate", true, alg, nil, p.root, nil)
+		leaf := issue(t, "mallory", false, alg, nil, rogue, nil)
+		pinned := x509.NewCertPool()
+		pinned.AddCert(p.inter.cert)
+		v := newValidator(t, credential.Config{Roots: p.roots, Intermediates: pinned, OnlyConfiguredIntermediates: true})
+		wantErr(t, v.Validate(x509Cred(leaf, rogue), sigKey(t, leaf)), credential.ErrUntrusted, "certificate 0", "unknown authority")
+		key := sigKey(t, p.leaf)
+		if err := v.Validate(x509Cred(p.leaf, p.inter), key); err != nil {
+			t.Fatalf("pinned intermediate presented: %v", err)
+		}
+		if err := v.Validate(x509Cred(p.leaf), key); err != nil {
+			t.Fatalf("pinned intermediate omitted: %v", err)
+		}
+		// Without the policy the same rogue chain is accepted: the root vouches.
+		open := newValidator(t, credential.Config{Roots: p.roots})
+		if err := open.Validate(x509Cred(leaf, rogue), sigKey(t, leaf)); err != nil {
+			t.Fatalf("default policy: %v", err)
+		}
+	})
+}

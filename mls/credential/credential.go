@@ -63,6 +63,12 @@ type Config struct {
 	// non-leaf certificates that supported peers are known to already
 	// possess"). May be nil.
 	Intermediates *x509.CertPool
+	// OnlyConfiguredIntermediates is the intermediates policy: when set,
+	// presented intermediates are not trusted for path building, so every
+	// chain runs through Intermediates to Roots (the deployment pins its
+	// issuing CAs; a compromised root cannot introduce a new intermediate
+	// through a credential). When unset, presented intermediates are used.
+	OnlyConfiguredIntermediates bool
 	// MaxCertificates bounds len(certificates); 0 means
 	// DefaultMaxCertificates.
 	MaxCertificates int

@@ -215,14 +215,14 @@ func (v *Validator) verifyX509(ders [][]byte, signatureKey []byte, want Scheme) 
 		}
 	}
 
-	var inter *x509.CertPool
+	inter := x509.NewCertPool()
 	if v.cfg.Intermediates != nil {
 		inter = v.cfg.Intermediates.Clone()
-	} else {
-		inter = x509.NewCertPool()
 	}
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
+	if !v.cfg.OnlyConfiguredIntermediates {
+		for _, c := range certs[1:] {
+			inter.AddCert(c)
+		}
 	}
 	eku := v.cfg.ExtKeyUsages
 	if len(eku) == 0 {
