@@ -254,6 +254,9 @@ func testOwnAccountMonitorFlagsUnknownDevice(t *testing.T, mode string) {
 	if as, err := laptop.MonitorAccount(ctx); err != nil || len(as) != 0 {
 		t.Fatalf("after approving the phone: %v %+v", err, as)
 	}
+	if n := len(laptop.prof.Monitor.Records); n != 2 {
+		t.Fatalf("monitor holds %d versions, want 2 (the next sync asks only for newer ones)", n)
+	}
 	link(phone, tablet, "tablet")
 	as, err := laptop.MonitorAccount(ctx)
 	if err != nil {

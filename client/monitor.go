@@ -24,6 +24,10 @@ type monitorRecord struct {
 	Version uint64        `json:"version"`
 	Head    [32]byte      `json:"head"`
 	Present bool          `json:"present"`
+	// Records and Openings are the account's versions as of the last
+	// sync: the next one asks only for the versions after them.
+	Records  [][]byte   `json:"records,omitempty"`
+	Openings [][32]byte `json:"openings,omitempty"`
 }
 
 type knownDevice struct {
@@ -86,7 +90,17 @@ func (c *Client) MonitorAccount(ctx context.Context) ([]Alert, error) {
 		return nil, ErrNoKeyDirTrust
 	}
 	m := c.monitor()
-	h, err := c.keydirClient().History(ctx, c.prof.Username, m.Epoch)
+	var held [][]byte
+	var heldOpenings [][32]byte
+	if r := c.prof.Monitor; r != nil {
+		held, heldOpenings = r.Records, r.Openings
+	}
+	// Only the versions after the ones held; the whole chain if the
+	// answer does not continue them (or the server cannot leave them out).
+	h, err := c.keydirClient().HistoryFrom(ctx, c.prof.Username, m.Epoch, uint64(len(held)))
+	if err != nil || !kdclient.Complete(h, held, heldOpenings) {
+		h, err = c.keydirClient().History(ctx, c.prof.Username, m.Epoch)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client: key directory history: %w", err)
 	}
@@ -104,6 +118,7 @@ func (c *Client) MonitorAccount(ctx context.Context) ([]Alert, error) {
 		c.prof.Monitor = r
 	}
 	r.Epoch, r.Root, r.Version, r.Head, r.Present = m.Epoch, m.Root, m.Version, m.Head, m.Present
+	r.Records, r.Openings = h.Records, h.Openings
 	if err := c.saveProfile(); err != nil {
 		return nil, err
 	}

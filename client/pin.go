@@ -207,6 +207,7 @@ func (c *Client) ResetKeyDirTrust() (TrustInfo, error) {
 	c.st.Delete(trustRecord)
 	if m := c.prof.Monitor; m != nil {
 		m.Epoch, m.Root, m.Version, m.Head, m.Present = 0, [32]byte{}, 0, [32]byte{}, false
+		m.Records, m.Openings = nil, nil
 		if err := c.saveProfile(); err != nil {
 			return out, err
 		}

@@ -112,6 +112,7 @@ func (r *HistoryResponse) marshalCompact() ([]byte, error) {
 	b := cryptobyte.NewBuilder(nil)
 	b.AddUint8(historyWireVersion)
 	addPreamble(b, r.Username, r.VRFProof, r.Checkpoint)
+	addUvarint(b, r.FirstVersion)
 	addRecords(b, r.Records)
 	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) {
 		for _, o := range r.Openings {
@@ -190,6 +191,10 @@ func parseHistoryCompact(data []byte) (*HistoryResponse, error) {
 	var err error
 	if r.Username, r.VRFProof, r.Checkpoint, err = readPreamble(&s, "HistoryResponse"); err != nil {
 		return nil, err
+	}
+	var ok bool
+	if r.FirstVersion, ok = readUvarint(&s); !ok {
+		return nil, errors.New("keydir: HistoryResponse.first_version: truncated or non-minimal")
 	}
 	if r.Records, err = readRecords(&s, "HistoryResponse.records"); err != nil {
 		return nil, err

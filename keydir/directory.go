@@ -364,6 +364,16 @@ func committedVersion(vs []StoredVersion, value [32]byte) (int, error) {
 // witnessed one (at most Config.MaxHistoryEpochs; call again from the last
 // epoch returned).
 func (d *Directory) History(ctx context.Context, username string, since uint64) (*HistoryResponse, error) {
+	return d.HistoryFrom(ctx, username, since, 0)
+}
+
+// HistoryFrom is History with only the versions from version from on (and
+// their openings): a monitor that holds the versions before from, verified
+// at an earlier sync, does not download them again. FirstVersion says where
+// the served versions start; it is lower than from when the account has
+// fewer versions (the monitor then asks again from 0, and kdclient sees the
+// rollback or fork in the whole chain).
+func (d *Directory) HistoryFrom(ctx context.Context, username string, since, from uint64) (*HistoryResponse, error) {
 	cp, latest, err := d.witnessed(ctx)
 	if err != nil {
 		return nil, err
@@ -374,7 +384,8 @@ func (d *Directory) History(ctx context.Context, username string, since uint64) 
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	for _, v := range vs {
+	resp.FirstVersion = min(from, uint64(len(vs)))
+	for _, v := range vs[resp.FirstVersion:] {
 		resp.Records = append(resp.Records, v.Record)
 		resp.Openings = append(resp.Openings, v.Opening)
 	}

@@ -45,9 +45,12 @@ type HistoryResponse struct {
 	Username   string
 	VRFProof   []byte
 	Checkpoint []byte
-	Records    [][]byte
-	Openings   [][32]byte // one per record
-	Epochs     []HistoryEpoch
+	// FirstVersion is the version of Records[0] (0: the whole chain; more
+	// when the monitor asked only for versions it does not hold).
+	FirstVersion uint64
+	Records      [][]byte
+	Openings     [][32]byte // one per record
+	Epochs       []HistoryEpoch
 }
 
 func addLogProof(b *cryptobyte.Builder, p *LogProof) {
@@ -192,6 +195,9 @@ func ParseLookupResponse(data []byte) (*LookupResponse, error) {
 // This is the plain (version 1) form, kept to measure what the compact form
 // (compact.go) saves.
 func (r *HistoryResponse) marshalPlain() ([]byte, error) {
+	if r.FirstVersion != 0 {
+		return nil, errors.New("keydir: HistoryResponse.first_version: the plain form has only whole chains")
+	}
 	if len(r.Openings) != len(r.Records) {
 		return nil, errors.New("keydir: HistoryResponse.openings: not one per record")
 	}

@@ -180,3 +180,13 @@ func hasAlert(as []kdclient.Alert, k kdclient.AlertKind) bool {
 	}
 	return false
 }
+
+func (s serviceFunc) HistoryFrom(ctx context.Context, u string, since, from uint64) (*keydir.HistoryResponse, error) {
+	hf, ok := s.e.service.(interface {
+		HistoryFrom(context.Context, string, uint64, uint64) (*keydir.HistoryResponse, error)
+	})
+	if !ok {
+		return nil, keydir.ErrNotFound
+	}
+	return hf.HistoryFrom(ctx, u, since, from)
+}

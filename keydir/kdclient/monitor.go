@@ -3,6 +3,7 @@ package kdclient
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/daylight-im/daylight/keydir"
 	"github.com/daylight-im/daylight/keydir/account"
@@ -81,6 +82,9 @@ func (m *Monitor) Approve(d account.Device) { m.Known[d.ID] = bytes.Clone(d.Sign
 func (c *Client) Sync(m *Monitor, r *keydir.HistoryResponse) ([]Alert, error) {
 	if r.Username != m.Username {
 		return nil, unverifiable("history is for %q", r.Username)
+	}
+	if r.FirstVersion != 0 {
+		return nil, unverifiable("history starts at version %d (Complete it with the versions held)", r.FirstVersion)
 	}
 	cp, err := c.cfg.Checkpoints.VerifyCheckpoint(r.Checkpoint)
 	if err != nil {
@@ -202,4 +206,21 @@ func (c *Client) Sync(m *Monitor, r *keydir.HistoryResponse) ([]Alert, error) {
 	c.mu.Unlock()
 	*m = next
 	return alerts, nil
+}
+
+// Complete prepends to a history answered from version r.FirstVersion on
+// (kdhttp.Client.HistoryFrom) the versions and openings a monitor kept from
+// its earlier syncs. It reports false, and changes nothing, when the answer
+// does not start right after them (the account has fewer versions than the
+// monitor holds: ask again for the whole chain, and Sync shows what
+// happened). Sync then verifies the whole chain as usual: versions that do
+// not extend the held ones are alerts, not silently accepted.
+func Complete(r *keydir.HistoryResponse, held [][]byte, heldOpenings [][32]byte) bool {
+	if r.FirstVersion != uint64(len(held)) || len(held) != len(heldOpenings) {
+		return false
+	}
+	r.Records = append(slices.Clone(held), r.Records...)
+	r.Openings = append(slices.Clone(heldOpenings), r.Openings...)
+	r.FirstVersion = 0
+	return true
 }

@@ -7,6 +7,7 @@
 //	POST /keydir/v1/change             body: account.Record (next version)
 //	GET  /keydir/v1/lookup/{username}  -> keydir.LookupResponse
 //	GET  /keydir/v1/history/{username}?since=N -> keydir.HistoryResponse
+//	GET  /keydir/v1/history/{username}?since=N&from=V -> the same without versions < V
 //	GET  /keydir/v1/trust              -> kdclient.Trust, text (WithTrust)
 package kdhttp
 
@@ -30,6 +31,12 @@ type Service interface {
 	ApplyChange(ctx context.Context, record []byte) error
 	Lookup(ctx context.Context, username string) (*keydir.LookupResponse, error)
 	History(ctx context.Context, username string, since uint64) (*keydir.HistoryResponse, error)
+}
+
+// historyFrom is implemented by services (keydir.Directory) that can leave
+// out the versions a monitor already holds (GET ...history/{u}?since=N&from=V).
+type historyFrom interface {
+	HistoryFrom(ctx context.Context, username string, since, from uint64) (*keydir.HistoryResponse, error)
 }
 
 const maxBody = 1 << 20
@@ -105,7 +112,18 @@ func Handler(s Service, logger *slog.Logger) http.Handler {
 			http.Error(w, "bad since", http.StatusBadRequest)
 			return
 		}
-		resp, err := s.History(r.Context(), r.PathValue("username"), since)
+		var resp *keydir.HistoryResponse
+		if q := r.URL.Query().Get("from"); q != "" {
+			from, perr := strconv.ParseUint(q, 10, 64)
+			hf, ok := s.(historyFrom)
+			if perr != nil || !ok {
+				http.Error(w, "bad from", http.StatusBadRequest)
+				return
+			}
+			resp, err = hf.HistoryFrom(r.Context(), r.PathValue("username"), since, from)
+		} else {
+			resp, err = s.History(r.Context(), r.PathValue("username"), since)
+		}
 		if err != nil {
 			fail(w, r, err)
 			return
@@ -182,6 +200,16 @@ func (c *Client) Lookup(ctx context.Context, username string) (*keydir.LookupRes
 		return nil, err
 	}
 	return keydir.ParseLookupResponse(b)
+}
+
+// HistoryFrom fetches the history with only the versions from version from
+// on (response.FirstVersion says where they start).
+func (c *Client) HistoryFrom(ctx context.Context, username string, since, from uint64) (*keydir.HistoryResponse, error) {
+	b, err := c.do(ctx, http.MethodGet, "/keydir/v1/history/"+url.PathEscape(username)+"?since="+strconv.FormatUint(since, 10)+"&from="+strconv.FormatUint(from, 10), nil)
+	if err != nil {
+		return nil, err
+	}
+	return keydir.ParseHistoryResponse(b)
 }
 
 // History fetches and parses a history response.
