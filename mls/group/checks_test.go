@@ -122,12 +122,12 @@ func TestKeyPackageChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	same := *kp.kp
-	same.initKey = same.leaf.encryptionKey
+	same.InitKey = same.LeafNode.EncryptionKey
 	if verifyKeyPackage(s, &same) == nil {
 		t.Fatal("init_key == encryption_key accepted")
 	}
 	src := *kp.kp
-	src.leaf.source = leafSourceUpdate
+	src.LeafNode.Source = leafSourceUpdate
 	if verifyKeyPackage(s, &src) == nil {
 		t.Fatal("leaf_node_source update accepted in a KeyPackage")
 	}

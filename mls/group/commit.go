@@ -36,7 +36,7 @@ type StagedCommit struct {
 }
 
 // NewEpoch returns the epoch the commit leads to.
-func (sc *StagedCommit) NewEpoch() uint64 { return sc.ctx.epoch }
+func (sc *StagedCommit) NewEpoch() uint64 { return sc.ctx.Epoch }
 
 // Added returns the leaf indices of members the commit adds.
 func (sc *StagedCommit) Added() []uint32 { return append([]uint32(nil), sc.a.added...) }
@@ -52,7 +52,7 @@ func (sc *StagedCommit) RemovesSelf() bool { return sc.removed }
 
 // Extensions returns the GroupContext extensions of the new epoch.
 func (sc *StagedCommit) Extensions() []Extension {
-	return append([]Extension(nil), sc.ctx.extensions...)
+	return append([]Extension(nil), sc.ctx.Extensions...)
 }
 
 // EpochAuthenticator returns the new epoch's epoch_authenticator (nil if removed).
@@ -69,22 +69,22 @@ func (sc *StagedCommit) ReInit() bool { return sc.reinit != nil }
 // resolve turns the Commit's ProposalOrRef list into proposals with senders, from
 // the proposals cached in this epoch.
 func resolve(cache []cachedProposal, c *commit, committer framing.Sender) ([]resolvedProposal, error) {
-	list := make([]resolvedProposal, 0, len(c.proposals))
-	for i, por := range c.proposals {
-		if por.prop != nil {
-			list = append(list, resolvedProposal{prop: por.prop, sender: committer})
+	list := make([]resolvedProposal, 0, len(c.Proposals))
+	for i, por := range c.Proposals {
+		if por.Proposal != nil {
+			list = append(list, resolvedProposal{prop: por.Proposal, sender: committer})
 			continue
 		}
 		found := false
 		for _, cp := range cache {
-			if bytes.Equal(cp.ref, por.ref) {
+			if bytes.Equal(cp.ref, por.Reference) {
 				list = append(list, resolvedProposal{prop: cp.prop, sender: cp.sender, ref: cp.ref})
 				found = true
 				break
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("%w: proposals[%d]: unknown proposal reference %x", ErrInvalid, i, por.ref)
+			return nil, fmt.Errorf("%w: proposals[%d]: unknown proposal reference %x", ErrInvalid, i, por.Reference)
 		}
 	}
 	return list, nil
@@ -118,7 +118,7 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 	if err != nil {
 		return nil, err
 	}
-	if a.pathRequired && c.path == nil {
+	if a.pathRequired && c.Path == nil {
 		return nil, fmt.Errorf("%w: commit without path but its proposals require one", ErrInvalid)
 	}
 	var senderLeaf uint32
@@ -129,39 +129,39 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 			return nil, fmt.Errorf("%w: committer leaf removed", ErrInvalid)
 		}
 	case framing.SenderNewMemberCommit:
-		if c.path == nil {
+		if c.Path == nil {
 			return nil, fmt.Errorf("%w: external commit without path", ErrInvalid)
 		}
 		// Section 12.4.3.2: signed by the joiner's new leaf.
-		if err := ac.VerifySignature(p.cs, c.path.leaf.signatureKey, p.ctxBytes); err != nil {
+		if err := ac.VerifySignature(p.cs, c.Path.LeafNode.SignatureKey, p.ctxBytes); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		for _, r := range a.removed {
 			// Section 12.4.3.2: a resync removes an old version of the joiner.
-			if !a.removedLeavesIdentity(r, &c.path.leaf) {
+			if !a.removedLeavesIdentity(r, &c.Path.LeafNode) {
 				return nil, fmt.Errorf("%w: external commit removes another member", ErrInvalid)
 			}
 		}
-		if senderLeaf, err = a.tree.addLeaf(&c.path.leaf); err != nil { // replaced when the path is merged
+		if senderLeaf, err = a.tree.addLeaf(&c.Path.LeafNode); err != nil { // replaced when the path is merged
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("%w: commit from sender type %d", ErrInvalid, committer.Type)
 	}
 	newCtx := a.ctx
-	newCtx.epoch = p.ctx.epoch + 1
+	newCtx.Epoch = p.ctx.Epoch + 1
 	var wup *wire.UpdatePath
-	if c.path != nil {
-		if wup, err = p.applyPath(a, senderLeaf, c.path, committer.Type == framing.SenderNewMemberCommit); err != nil {
+	if c.Path != nil {
+		if wup, err = p.applyPath(a, senderLeaf, c.Path, committer.Type == framing.SenderNewMemberCommit); err != nil {
 			return nil, err
 		}
 	}
-	newCtx.treeHash = a.tree.rootHash()
+	newCtx.TreeHash = a.tree.rootHash()
 	input, err := ac.ConfirmedTranscriptHashInput()
 	if err != nil {
 		return nil, err
 	}
-	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(p.cs, p.interim, input)
+	newCtx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(p.cs, p.interim, input)
 	return &publicStage{c: c, list: list, a: a, senderLeaf: senderLeaf, newCtx: newCtx, path: wup}, nil
 }
 
@@ -169,7 +169,7 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 func (a *applied) removedLeavesIdentity(r uint32, ln *leafNode) bool {
 	for i, x := range a.removed {
 		if x == r {
-			return a.removedLeaves[i].cred.equal(&ln.cred)
+			return a.removedLeaves[i].Credential.equal(&ln.Credential)
 		}
 	}
 	return false
@@ -186,12 +186,12 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 		return nil, err
 	}
 	a := ps.a
-	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, ctx: ps.newCtx, own: g.own, reinit: a.reinit, committer: ps.senderLeaf}
+	sc := &StagedCommit{base: g, baseEpoch: g.ctx.Epoch, a: a, tree: a.tree, ctx: ps.newCtx, own: g.own, reinit: a.reinit, committer: ps.senderLeaf}
 	// Our own committed Update gives our leaf a new key pair. The private state is
 	// staged on a copy: nothing in g changes until Merge.
 	var updateKey []byte
 	for _, rp := range ps.list {
-		if rp.prop.typ == propUpdate && rp.sender.Index == g.own && rp.sender.Type == framing.SenderMember {
+		if rp.prop.Type == propUpdate && rp.sender.Index == g.own && rp.sender.Type == framing.SenderMember {
 			kp, ok := g.pendingUpdates[string(rp.ref)]
 			if !ok {
 				return nil, fmt.Errorf("%w: commit applies an Update of ours we do not know", ErrInvalid)
@@ -217,7 +217,7 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 		// Section 7.5: decrypt our path secret under the provisional GroupContext,
 		// derive the path keys to the root and check them against the tree.
 		prov := ps.newCtx
-		prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
+		prov.ConfirmedTranscriptHash = g.ctx.ConfirmedTranscriptHash
 		secret, err := priv.Decrypt(a.tree.t, tree.LeafIndex(ps.senderLeaf), ps.path, prov.bytes(), leafIndices(a.added))
 		if err != nil {
 			priv.Destroy()
@@ -246,11 +246,11 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 	if err := g.deriveStaged(sc, init, commitSecret, a.psks); err != nil {
 		return nil, err
 	}
-	if !sc.secrets.Confirmation.Verify(sc.ctx.confirmedTranscriptHash, ac.Auth.ConfirmationTag) {
+	if !sc.secrets.Confirmation.Verify(sc.ctx.ConfirmedTranscriptHash, ac.Auth.ConfirmationTag) {
 		return nil, fmt.Errorf("%w: confirmation_tag does not verify", ErrInvalid)
 	}
 	sc.confTag = clone(ac.Auth.ConfirmationTag)
-	sc.interim = keyschedule.InterimTranscriptHash(g.cs, sc.ctx.confirmedTranscriptHash, sc.confTag)
+	sc.interim = keyschedule.InterimTranscriptHash(g.cs, sc.ctx.ConfirmedTranscriptHash, sc.confTag)
 	return sc, nil
 }
 
@@ -281,28 +281,28 @@ func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, com
 // treekem.Merge (Sections 7.5, 7.9.2, 12.4.2).
 func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, external bool) (*wire.UpdatePath, error) {
 	t := a.tree
-	if err := p.checkLeaf(&up.leaf, leafSourceCommit, sender, &a.ctx); err != nil {
+	if err := p.checkLeaf(&up.LeafNode, leafSourceCommit, sender, &a.ctx); err != nil {
 		return nil, fmt.Errorf("UpdatePath.leaf_node: %w", err)
 	}
 	if !external {
-		if old := t.encKey(2 * sender); old != nil && bytes.Equal(old, up.leaf.encryptionKey) {
+		if old := t.encKey(2 * sender); old != nil && bytes.Equal(old, up.LeafNode.EncryptionKey) {
 			return nil, fmt.Errorf("%w: UpdatePath keeps the committer's encryption key", ErrInvalid)
 		}
 	}
-	if err := uniqueLeaf(t, &up.leaf, sender); err != nil {
+	if err := uniqueLeaf(t, &up.LeafNode, sender); err != nil {
 		return nil, err
 	}
 	path, _ := t.filteredDirectPath(sender)
-	if len(path) != len(up.nodes) {
-		return nil, fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.nodes), len(path))
+	if len(path) != len(up.Nodes) {
+		return nil, fmt.Errorf("%w: UpdatePath has %d nodes, filtered direct path %d", ErrInvalid, len(up.Nodes), len(path))
 	}
-	keys := make(map[string]bool, len(up.nodes)+1)
-	keys[string(up.leaf.encryptionKey)] = true
-	for _, n := range up.nodes {
-		if keys[string(n.encryptionKey)] {
+	keys := make(map[string]bool, len(up.Nodes)+1)
+	keys[string(up.LeafNode.EncryptionKey)] = true
+	for _, n := range up.Nodes {
+		if keys[string(n.EncryptionKey)] {
 			return nil, fmt.Errorf("%w: UpdatePath repeats a public key", ErrInvalid)
 		}
-		keys[string(n.encryptionKey)] = true
+		keys[string(n.EncryptionKey)] = true
 	}
 	for x := uint32(0); x < t.width(); x++ {
 		if x == 2*sender {
@@ -327,7 +327,7 @@ func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, exter
 // Merge applies a staged commit (RFC 9420, Section 12.4.2), deleting the old epoch's
 // secrets (Section 9.2).
 func (g *Group) Merge(sc *StagedCommit) error {
-	if sc == nil || sc.base != g || sc.baseEpoch != g.ctx.epoch {
+	if sc == nil || sc.base != g || sc.baseEpoch != g.ctx.Epoch {
 		return fmt.Errorf("%w: staged commit is not for this group state", ErrInvalid)
 	}
 	g.apply(sc)
@@ -376,7 +376,7 @@ func (g *Group) apply(sc *StagedCommit) {
 	}
 	g.secrets = sc.secrets
 	g.secretTree = sc.secretTree
-	g.resumption[g.ctx.epoch] = g.secrets.Resumption.Bytes()
+	g.resumption[g.ctx.Epoch] = g.secrets.Resumption.Bytes()
 	g.pruneResumption()
 }
 
@@ -432,7 +432,7 @@ func (g *Group) Protect(aad, plaintext []byte) ([]byte, error) {
 	if g.pending != nil {
 		// Section 12.4: a member with a pending commit still sends in the old epoch.
 	}
-	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
+	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
 		AuthenticatedData: clone(aad), ContentType: framing.ContentApplication, Body: clone(plaintext)}
 	ac, err := g.signContent(framing.WireFormatPrivateMessage, content)
 	if err != nil {
@@ -451,13 +451,13 @@ func (g *Group) Propose(spec ProposalSpec) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: Propose: %w", err)
 	}
-	if pr.typ == propPSK {
+	if pr.Type == propPSK {
 		// A member proposes only PSKs it holds (Section 12.1.4).
-		if _, err := g.pskSecret([]pskID{*pr.psk}, nil); err != nil {
+		if _, err := g.pskSecret([]pskID{*pr.PSK}, nil); err != nil {
 			return nil, fmt.Errorf("mls/group: Propose: %w", err)
 		}
 	}
-	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
+	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
 		ContentType: framing.ContentProposal, Body: pr.bytes()}
 	ac, err := g.signContent(g.handshakeWireFormat(), content)
 	if err != nil {
@@ -499,21 +499,21 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		if err := g.verifyKeyPackage(kp); err != nil {
 			return nil, nil, err
 		}
-		return &proposal{typ: propAdd, add: kp}, nil, nil
+		return &proposal{Type: propAdd, KeyPackage: kp}, nil, nil
 	case ProposalUpdate:
 		priv, pub, err := g.cs.GenerateKeyPair(g.cfg.rand())
 		if err != nil {
 			return nil, nil, err
 		}
 		ln := *g.tree.leaf(g.own)
-		ln.encryptionKey = pub
-		ln.source = leafSourceUpdate
-		ln.parentHash = nil
-		ln.notBefore, ln.notAfter = 0, 0
-		if ln.signature, err = g.signWithLabel(labelLeafNodeTBS, ln.tbs(g.ctx.groupID, g.own)); err != nil {
+		ln.EncryptionKey = pub
+		ln.Source = leafSourceUpdate
+		ln.ParentHash = nil
+		ln.NotBefore, ln.NotAfter = 0, 0
+		if ln.Signature, err = g.signWithLabel(labelLeafNodeTBS, ln.tbs(g.ctx.GroupID, g.own)); err != nil {
 			return nil, nil, err
 		}
-		return &proposal{typ: propUpdate, update: &ln}, &keyPair{priv, pub}, nil
+		return &proposal{Type: propUpdate, LeafNode: &ln}, &keyPair{priv, pub}, nil
 	case ProposalRemove:
 		leaf := spec.RemovedLeaf
 		if spec.RemovedIdentity != nil {
@@ -531,24 +531,24 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		if !g.tree.hasLeaf(leaf) {
 			return nil, nil, fmt.Errorf("leaf %d is blank", leaf)
 		}
-		return &proposal{typ: propRemove, remove: leaf}, nil, nil
+		return &proposal{Type: propRemove, Removed: leaf}, nil, nil
 	case ProposalExternalPSK, ProposalResumptionPSK:
 		nonce, err := g.randomBytes(g.cs.Nh())
 		if err != nil {
 			return nil, nil, err
 		}
-		id := &pskID{typ: pskExternal, id: clone(spec.PSKID), nonce: nonce}
+		id := &pskID{Type: pskExternal, PSKID: clone(spec.PSKID), Nonce: nonce}
 		if spec.Type == ProposalResumptionPSK {
-			id = &pskID{typ: pskResumption, usage: usageApplication, groupID: clone(g.ctx.groupID), epoch: spec.Epoch, nonce: nonce}
+			id = &pskID{Type: pskResumption, Usage: usageApplication, PSKGroupID: clone(g.ctx.GroupID), PSKEpoch: spec.Epoch, Nonce: nonce}
 			if spec.pskUsage != 0 {
-				id.usage, id.groupID = spec.pskUsage, clone(spec.pskGroupID)
+				id.Usage, id.PSKGroupID = spec.pskUsage, clone(spec.pskGroupID)
 			}
 		}
-		return &proposal{typ: propPSK, psk: id}, nil, nil
+		return &proposal{Type: propPSK, PSK: id}, nil, nil
 	case ProposalGroupContextExtensions:
-		return &proposal{typ: propGCE, exts: append([]Extension{}, spec.Extensions...)}, nil, nil
+		return &proposal{Type: propGCE, Extensions: append([]Extension{}, spec.Extensions...)}, nil, nil
 	case ProposalReInit:
-		return &proposal{typ: propReInit, reinit: &reInit{groupID: clone(spec.GroupID), version: mls10, cipherSuite: uint16(spec.CipherSuite), extensions: append([]Extension{}, spec.Extensions...)}}, nil, nil
+		return &proposal{Type: propReInit, ReInit: &reInit{GroupID: clone(spec.GroupID), Version: mls10, CipherSuite: uint16(spec.CipherSuite), Extensions: append([]Extension{}, spec.Extensions...)}}, nil, nil
 	}
 	return nil, nil, fmt.Errorf("%w: proposal type %d", ErrUnsupported, spec.Type)
 }

@@ -23,14 +23,14 @@ func (g *Group) GroupInfo(externalTree bool) (groupInfoMsg, ratchetTree []byte, 
 	}
 	var ep codec.Builder
 	ep.Opaque(pub)
-	gi := &groupInfo{ctx: g.ctx, confirmationTag: g.confTag, signer: g.own, extensions: []Extension{{Type: extExternalPub, Data: ep.Bytes()}}}
+	gi := &groupInfo{GroupContext: g.ctx, ConfirmationTag: g.confTag, Signer: g.own, Extensions: []Extension{{Type: extExternalPub, Data: ep.Bytes()}}}
 	tree := g.tree.marshal()
 	if externalTree {
 		ratchetTree = tree
 	} else {
-		gi.extensions = append(gi.extensions, Extension{Type: extRatchetTree, Data: tree})
+		gi.Extensions = append(gi.Extensions, Extension{Type: extRatchetTree, Data: tree})
 	}
-	if gi.signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
+	if gi.Signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
 		return nil, nil, err
 	}
 	body := gi.bytes()
@@ -57,7 +57,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 		return nil, nil, fmt.Errorf("%w: message is not a GroupInfo", ErrInvalid)
 	}
 	gi := m.groupInfo
-	s, err := suite.Lookup(suite.ID(gi.ctx.cipherSuite))
+	s, err := suite.Lookup(suite.ID(gi.GroupContext.CipherSuite))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,7 +68,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if err := verifyGroupInfoAndTree(s, gi, tree, cfg.CredentialValidator); err != nil {
 		return nil, nil, err
 	}
-	epData, ok := findExtension(gi.extensions, extExternalPub)
+	epData, ok := findExtension(gi.Extensions, extExternalPub)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: GroupInfo has no external_pub extension", ErrInvalid)
 	}
@@ -79,9 +79,9 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree, validateCredential: cfg.CredentialValidator}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	g.setContext(gi.ctx)
-	g.confTag = clone(gi.confirmationTag)
-	g.interim = keyschedule.InterimTranscriptHash(s, gi.ctx.confirmedTranscriptHash, gi.confirmationTag)
+	g.setContext(gi.GroupContext)
+	g.confTag = clone(gi.ConfirmationTag)
+	g.interim = keyschedule.InterimTranscriptHash(s, gi.GroupContext.ConfirmedTranscriptHash, gi.ConfirmationTag)
 	kemOutput, init, err := keyschedule.ExternalInit(s, externalPub)
 	if err != nil {
 		return nil, nil, err
@@ -91,13 +91,13 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 		return nil, nil, err
 	}
 	g.sigPriv = kp.SignaturePriv
-	leaf := kp.kp.leaf
-	ext := &externalJoinInput{init: init, leaf: &leaf, extra: []*proposal{{typ: propExternalInit, kemOutput: kemOutput}}}
+	leaf := kp.kp.LeafNode
+	ext := &externalJoinInput{init: init, leaf: &leaf, extra: []*proposal{{Type: propExternalInit, KEMOutput: kemOutput}}}
 	if opts.RemovePrior {
 		found := false
 		for _, l := range tree.leaves() {
 			if bytes.Equal(tree.identity(l), opts.Identity) {
-				ext.extra = append(ext.extra, &proposal{typ: propRemove, remove: l})
+				ext.extra = append(ext.extra, &proposal{Type: propRemove, Removed: l})
 				found = true
 				break
 			}
@@ -107,7 +107,7 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 		}
 	}
 	if opts.removeLeaf != nil {
-		ext.extra = append(ext.extra, &proposal{typ: propRemove, remove: *opts.removeLeaf})
+		ext.extra = append(ext.extra, &proposal{Type: propRemove, Removed: *opts.removeLeaf})
 	}
 	var specs []ProposalSpec
 	for _, id := range opts.PSKIDs {

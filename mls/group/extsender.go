@@ -30,7 +30,7 @@ func NewExternalSigner(cfg Config, cs suite.ID, identity []byte) (*ExternalSigne
 	if err != nil {
 		return nil, err
 	}
-	return &ExternalSigner{cfg: cfg, cs: s, sigPriv: priv, sender: externalSender{signatureKey: pub, cred: credential{typ: credentialBasic, identity: clone(identity)}}}, nil
+	return &ExternalSigner{cfg: cfg, cs: s, sigPriv: priv, sender: externalSender{signatureKey: pub, cred: credential{Type: credentialBasic, Identity: clone(identity)}}}, nil
 }
 
 func (e *externalSender) marshal(w *codec.Builder) {
@@ -58,7 +58,7 @@ func (g *Group) ProposeAddExternalSender(encoded []byte) ([]byte, error) {
 	}
 	var exts []Extension
 	var list []byte
-	for _, e := range g.ctx.extensions {
+	for _, e := range g.ctx.Extensions {
 		if e.Type == extExternalSenders {
 			rr := codec.NewReader(e.Data)
 			list = rr.Opaque("external_senders")
@@ -81,7 +81,7 @@ func groupView(groupInfoMsg, ratchetTree []byte) (*groupInfo, *ratchetTree, *sui
 	if m.groupInfo == nil {
 		return nil, nil, nil, fmt.Errorf("%w: message is not a GroupInfo", ErrInvalid)
 	}
-	s, err := suite.Lookup(suite.ID(m.groupInfo.ctx.cipherSuite))
+	s, err := suite.Lookup(suite.ID(m.groupInfo.GroupContext.CipherSuite))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -107,7 +107,7 @@ func (x *ExternalSigner) Propose(groupInfoMsg, ratchetTree []byte, spec Proposal
 		return nil, fmt.Errorf("mls/group: ExternalSigner.Propose: group uses suite %d", s.ID())
 	}
 	ps := publicState{cs: s, tree: tree, validateCredential: x.cfg.CredentialValidator}
-	ps.setContext(gi.ctx)
+	ps.setContext(gi.GroupContext)
 	senders, err := ps.externalSenders()
 	if err != nil {
 		return nil, err
@@ -126,14 +126,14 @@ func (x *ExternalSigner) Propose(groupInfoMsg, ratchetTree []byte, spec Proposal
 	if err != nil {
 		return nil, err
 	}
-	if pr.typ == propUpdate || pr.typ == propExternalInit {
-		return nil, fmt.Errorf("%w: external senders cannot propose type %d", ErrInvalid, pr.typ)
+	if pr.Type == propUpdate || pr.Type == propExternalInit {
+		return nil, fmt.Errorf("%w: external senders cannot propose type %d", ErrInvalid, pr.Type)
 	}
-	return signOutsider(s, x.sigPriv, framing.Sender{Type: framing.SenderExternal, Index: uint32(index)}, &gi.ctx, pr)
+	return signOutsider(s, x.sigPriv, framing.Sender{Type: framing.SenderExternal, Index: uint32(index)}, &gi.GroupContext, pr)
 }
 
 func signOutsider(s *suite.Suite, sigPriv []byte, sender framing.Sender, ctx *groupContext, pr *proposal) ([]byte, error) {
-	content := framing.FramedContent{GroupID: ctx.groupID, Epoch: ctx.epoch, Sender: sender, ContentType: framing.ContentProposal, Body: pr.bytes()}
+	content := framing.FramedContent{GroupID: ctx.GroupID, Epoch: ctx.Epoch, Sender: sender, ContentType: framing.ContentProposal, Body: pr.bytes()}
 	ac, err := framing.Sign(s, sigPriv, framing.WireFormatPublicMessage, content, nil)
 	if err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func NewMemberAddProposal(cfg Config, groupInfoMsg []byte, identity []byte) (*Ke
 	if err != nil {
 		return nil, nil, err
 	}
-	msg, err := signOutsider(s, kp.SignaturePriv, framing.Sender{Type: framing.SenderNewMemberProposal}, &gi.ctx, &proposal{typ: propAdd, add: kp.kp})
+	msg, err := signOutsider(s, kp.SignaturePriv, framing.Sender{Type: framing.SenderNewMemberProposal}, &gi.GroupContext, &proposal{Type: propAdd, KeyPackage: kp.kp})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -99,18 +99,18 @@ func (g *Group) EscrowSecrets() (encryptionSecret, senderDataSecret []byte, ok b
 // Extensions returns the current GroupContext's extensions (e.g. the access
 // policy id that a client checks against the policies it accepts).
 func (g *Group) Extensions() []Extension {
-	out := make([]Extension, len(g.ctx.extensions))
-	for i, e := range g.ctx.extensions {
+	out := make([]Extension, len(g.ctx.Extensions))
+	for i, e := range g.ctx.Extensions {
 		out[i] = Extension{Type: e.Type, Data: clone(e.Data)}
 	}
 	return out
 }
 
 // Epoch returns the current epoch number.
-func (g *Group) Epoch() uint64 { return g.ctx.epoch }
+func (g *Group) Epoch() uint64 { return g.ctx.Epoch }
 
 // GroupID returns the group id.
-func (g *Group) GroupID() []byte { return clone(g.ctx.groupID) }
+func (g *Group) GroupID() []byte { return clone(g.ctx.GroupID) }
 
 // LeafIndex returns this member's leaf index.
 func (g *Group) LeafIndex() uint32 { return g.own }
@@ -168,10 +168,10 @@ func (p *publicState) setContext(c groupContext) {
 // checkLeaf validates a LeafNode arriving in an Update or a Commit path for leaf
 // index leaf (Section 7.3).
 func (p *publicState) checkLeaf(ln *leafNode, source uint8, leaf uint32, ctx *groupContext) error {
-	if ln.source != source {
-		return fmt.Errorf("%w: leaf_node_source %d, want %d", ErrInvalid, ln.source, source)
+	if ln.Source != source {
+		return fmt.Errorf("%w: leaf_node_source %d, want %d", ErrInvalid, ln.Source, source)
 	}
-	if err := verifyLeafSignature(p.cs, ln, ctx.groupID, leaf); err != nil {
+	if err := verifyLeafSignature(p.cs, ln, ctx.GroupID, leaf); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := p.checkCredential(ln); err != nil {
@@ -215,7 +215,7 @@ func (p *publicState) verifyKeyPackage(kp *keyPackage) error {
 	if p.validateCredential == nil {
 		return nil
 	}
-	wl, err := toWireLeaf(&kp.leaf)
+	wl, err := toWireLeaf(&kp.LeafNode)
 	if err != nil {
 		return err
 	}
@@ -270,13 +270,13 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := newRatchetTree(s, &kp.kp.leaf)
+	rt, err := newRatchetTree(s, &kp.kp.LeafNode)
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: Create: %w", err)
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt, validateCredential: cfg.CredentialValidator}, sigPriv: kp.SignaturePriv,
 		priv: treekem.NewPrivateState(s, 0, kp.EncryptionPriv), pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	g.setContext(groupContext{version: mls10, cipherSuite: uint16(cs), groupID: clone(groupID), treeHash: g.tree.rootHash(), confirmedTranscriptHash: []byte{}})
+	g.setContext(groupContext{Version: mls10, CipherSuite: uint16(cs), GroupID: clone(groupID), TreeHash: g.tree.rootHash(), ConfirmedTranscriptHash: []byte{}})
 	// A fresh random init secret and a zero commit secret give a random epoch secret.
 	rnd := make([]byte, s.Nh())
 	if _, err := io.ReadFull(cfg.rand(), rnd); err != nil {
@@ -295,8 +295,8 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 		return nil, err
 	}
 	// Section 11: confirmation_tag over the empty confirmed transcript hash.
-	g.confTag = g.secrets.Confirmation.Tag(g.ctx.confirmedTranscriptHash)
-	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.confirmedTranscriptHash, g.confTag)
+	g.confTag = g.secrets.Confirmation.Tag(g.ctx.ConfirmedTranscriptHash)
+	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.ConfirmedTranscriptHash, g.confTag)
 	return g, nil
 }
 
@@ -316,7 +316,7 @@ func (g *Group) enterEpoch(joiner *keyschedule.JoinerSecret, psk *keyschedule.PS
 	}
 	clear(g.escrowEnc)
 	g.secrets, g.secretTree, g.escrowEnc = secrets, st, enc
-	g.resumption[g.ctx.epoch] = secrets.Resumption.Bytes()
+	g.resumption[g.ctx.Epoch] = secrets.Resumption.Bytes()
 	g.pruneResumption()
 	return nil
 }
@@ -325,7 +325,7 @@ func (g *Group) enterEpoch(joiner *keyschedule.JoinerSecret, psk *keyschedule.PS
 func (g *Group) pruneResumption() {
 	const keep = 32
 	for e := range g.resumption {
-		if e+keep < g.ctx.epoch {
+		if e+keep < g.ctx.Epoch {
 			clear(g.resumption[e])
 			delete(g.resumption, e)
 		}
@@ -352,19 +352,19 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 		return nil, fmt.Errorf("%w: message is not a Welcome", ErrInvalid)
 	}
 	w := m.welcome
-	if w.cipherSuite != kp.kp.cipherSuite {
-		return nil, fmt.Errorf("%w: Welcome.cipher_suite %d differs from the KeyPackage's %d", ErrInvalid, w.cipherSuite, kp.kp.cipherSuite)
+	if w.CipherSuite != kp.kp.CipherSuite {
+		return nil, fmt.Errorf("%w: Welcome.cipher_suite %d differs from the KeyPackage's %d", ErrInvalid, w.CipherSuite, kp.kp.CipherSuite)
 	}
-	s, err := suite.Lookup(suite.ID(w.cipherSuite))
+	s, err := suite.Lookup(suite.ID(w.CipherSuite))
 	if err != nil {
 		return nil, err
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, validateCredential: cfg.CredentialValidator}, sigPriv: kp.SignaturePriv, pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	gs, gi, joiner, psk, err := g.openWelcome(w, kp.kp.raw, kp.InitPriv, resumptionSource)
+	gs, gi, joiner, psk, err := g.openWelcome(w, kp.kp.Raw, kp.InitPriv, resumptionSource)
 	if err != nil {
 		return nil, err
 	}
-	if gi.ctx.cipherSuite != w.cipherSuite || gi.ctx.version != mls10 {
+	if gi.GroupContext.CipherSuite != w.CipherSuite || gi.GroupContext.Version != mls10 {
 		return nil, fmt.Errorf("%w: GroupInfo.group_context version or cipher suite", ErrInvalid)
 	}
 	tree, err := treeFromGroupInfo(s, gi, ratchetTreeBytes)
@@ -376,9 +376,9 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	}
 	// Find our own leaf (Section 12.4.3.1: the KeyPackage's leaf node).
 	own := -1
-	mine := kp.kp.leaf.bytes()
+	mine := kp.kp.LeafNode.bytes()
 	for _, l := range tree.leaves() {
-		if wl := tree.wireLeaf(l); bytes.Equal(wl.EncryptionKey, kp.kp.leaf.encryptionKey) && bytes.Equal(wl.Marshal(), mine) {
+		if wl := tree.wireLeaf(l); bytes.Equal(wl.EncryptionKey, kp.kp.LeafNode.EncryptionKey) && bytes.Equal(wl.Marshal(), mine) {
 			own = int(l)
 			break
 		}
@@ -388,12 +388,12 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	}
 	g.tree, g.own = tree, uint32(own)
 	g.priv = treekem.NewPrivateState(s, treemath.LeafIndex(g.own), kp.EncryptionPriv)
-	if gs.pathSecret != nil {
+	if gs.PathSecret != nil {
 		// Section 12.4.3.1: the path secret is for the lowest common ancestor of our
 		// leaf and the committer's, which must be on its filtered direct path; the
 		// keys derived from it up to the root must match the tree.
-		lca := treemath.CommonAncestor(treemath.LeafIndex(g.own).Node(), treemath.LeafIndex(gi.signer).Node())
-		commitSecret, err := g.priv.ImportPathSecret(g.tree.t, treemath.LeafIndex(gi.signer), lca, gs.pathSecret)
+		lca := treemath.CommonAncestor(treemath.LeafIndex(g.own).Node(), treemath.LeafIndex(gi.Signer).Node())
+		commitSecret, err := g.priv.ImportPathSecret(g.tree.t, treemath.LeafIndex(gi.Signer), lca, gs.PathSecret)
 		if err != nil {
 			return nil, fmt.Errorf("%w: GroupSecrets.path_secret: %w", ErrInvalid, err)
 		}
@@ -401,17 +401,17 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	}
 	// Without a path secret, every ancestor we share with the signer is blank or
 	// unknown to us; nothing to derive.
-	g.setContext(gi.ctx)
+	g.setContext(gi.GroupContext)
 	if err := g.enterEpoch(joiner, psk); err != nil {
 		return nil, err
 	}
 	joiner.Destroy()
 	// Section 12.4.3.1: verify the confirmation tag.
-	if !g.secrets.Confirmation.Verify(g.ctx.confirmedTranscriptHash, gi.confirmationTag) {
+	if !g.secrets.Confirmation.Verify(g.ctx.ConfirmedTranscriptHash, gi.ConfirmationTag) {
 		return nil, fmt.Errorf("%w: GroupInfo.confirmation_tag does not verify", ErrInvalid)
 	}
-	g.confTag = clone(gi.confirmationTag)
-	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.confirmedTranscriptHash, g.confTag)
+	g.confTag = clone(gi.ConfirmationTag)
+	g.interim = keyschedule.InterimTranscriptHash(s, g.ctx.ConfirmedTranscriptHash, g.confTag)
 	return g, nil
 }
 
@@ -421,16 +421,16 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 	s := g.cs
 	ref := s.RefHash(refKeyPackage, kpRaw)
 	var egs *encryptedGroupSecrets
-	for i := range w.secrets {
-		if bytes.Equal(w.secrets[i].newMember, ref) {
-			egs = &w.secrets[i]
+	for i := range w.Secrets {
+		if bytes.Equal(w.Secrets[i].NewMember, ref) {
+			egs = &w.Secrets[i]
 			break
 		}
 	}
 	if egs == nil {
 		return nil, nil, nil, nil, fmt.Errorf("%w: Welcome has no secrets for this KeyPackage", ErrInvalid)
 	}
-	gsBytes, err := s.DecryptWithLabel(initPriv, labelWelcome, w.encryptedGroupInfo, egs.secrets.kemOutput, egs.secrets.ciphertext)
+	gsBytes, err := s.DecryptWithLabel(initPriv, labelWelcome, w.EncryptedGroupInfo, egs.EncryptedGroupSecrets.KEMOutput, egs.EncryptedGroupSecrets.Ciphertext)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("EncryptedGroupSecrets: %w", err)
 	}
@@ -439,11 +439,11 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	psk, err := g.pskSecret(gs.psks, resumptionSource)
+	psk, err := g.pskSecret(gs.PSKs, resumptionSource)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	joiner, err := keyschedule.NewJoinerSecret(s, gs.joinerSecret)
+	joiner, err := keyschedule.NewJoinerSecret(s, gs.JoinerSecret)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -451,7 +451,7 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	giBytes, err := ws.OpenGroupInfo(w.encryptedGroupInfo)
+	giBytes, err := ws.OpenGroupInfo(w.EncryptedGroupInfo)
 	ws.Destroy()
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("Welcome.encrypted_group_info: %w", err)
@@ -466,7 +466,7 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 }
 
 func treeFromGroupInfo(s *suite.Suite, gi *groupInfo, external []byte) (*ratchetTree, error) {
-	if data, ok := findExtension(gi.extensions, extRatchetTree); ok {
+	if data, ok := findExtension(gi.Extensions, extRatchetTree); ok {
 		return parseRatchetTree(s, data)
 	}
 	if len(external) == 0 {
@@ -478,20 +478,20 @@ func treeFromGroupInfo(s *suite.Suite, gi *groupInfo, external []byte) (*ratchet
 // verifyGroupInfoAndTree checks the GroupInfo signature, the tree hash, parent
 // hashes and every leaf (Sections 7.9.2, 12.4.3.1, 7.3).
 func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree, validate func(*wire.Credential, []byte) error) error {
-	signer := tree.leaf(gi.signer)
+	signer := tree.leaf(gi.Signer)
 	if signer == nil {
-		return fmt.Errorf("%w: GroupInfo.signer %d is not a member", ErrInvalid, gi.signer)
+		return fmt.Errorf("%w: GroupInfo.signer %d is not a member", ErrInvalid, gi.Signer)
 	}
-	if err := s.VerifyWithLabel(signer.signatureKey, labelGroupInfoTBS, gi.tbs(), gi.signature); err != nil {
+	if err := s.VerifyWithLabel(signer.SignatureKey, labelGroupInfoTBS, gi.tbs(), gi.Signature); err != nil {
 		return fmt.Errorf("%w: GroupInfo.signature: %w", ErrInvalid, err)
 	}
-	if !bytes.Equal(tree.rootHash(), gi.ctx.treeHash) {
+	if !bytes.Equal(tree.rootHash(), gi.GroupContext.TreeHash) {
 		return fmt.Errorf("%w: ratchet tree hash differs from GroupInfo.group_context.tree_hash", ErrInvalid)
 	}
 	if err := tree.verifyParentHashes(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return validateTreeLeaves(s, tree, &gi.ctx, validate)
+	return validateTreeLeaves(s, tree, &gi.GroupContext, validate)
 }
 
 // validateTreeLeaves checks every leaf (Section 7.3): signature, credential
@@ -508,7 +508,7 @@ func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext, va
 	}
 	// The signatures are independent: check them on every core.
 	if err := parallelFor(len(leaves), func(i int) error {
-		if err := verifyLeafSignature(s, lns[i], ctx.groupID, leaves[i]); err != nil {
+		if err := verifyLeafSignature(s, lns[i], ctx.GroupID, leaves[i]); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if validate != nil {
@@ -522,10 +522,10 @@ func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext, va
 	}
 	for i, l := range leaves {
 		ln := lns[i]
-		if sigKeys[string(ln.signatureKey)] || encKeys[string(ln.encryptionKey)] {
+		if sigKeys[string(ln.SignatureKey)] || encKeys[string(ln.EncryptionKey)] {
 			return fmt.Errorf("%w: leaf %d repeats a signature or encryption key", ErrInvalid, l)
 		}
-		sigKeys[string(ln.signatureKey)], encKeys[string(ln.encryptionKey)] = true, true
+		sigKeys[string(ln.SignatureKey)], encKeys[string(ln.EncryptionKey)] = true, true
 		if err := checkLeafCapabilities(ln, ctx); err != nil {
 			return fmt.Errorf("%w: leaf %d: %w", ErrInvalid, l, err)
 		}
@@ -551,43 +551,43 @@ func validateTreeLeaves(s *suite.Suite, tree *ratchetTree, ctx *groupContext, va
 // checkLeafCapabilities enforces required_capabilities and that the leaf supports
 // its own extensions and the group's cipher suite (Section 7.3, 11.1).
 func checkLeafCapabilities(ln *leafNode, ctx *groupContext) error {
-	if !hasU16(ln.caps.versions, mls10) && len(ln.caps.versions) > 0 {
+	if !hasU16(ln.Capabilities.Versions, mls10) && len(ln.Capabilities.Versions) > 0 {
 		return errors.New("capabilities do not list mls10")
 	}
-	if !hasU16(ln.caps.cipherSuites, ctx.cipherSuite) {
-		return fmt.Errorf("capabilities do not list cipher suite %d", ctx.cipherSuite)
+	if !hasU16(ln.Capabilities.CipherSuites, ctx.CipherSuite) {
+		return fmt.Errorf("capabilities do not list cipher suite %d", ctx.CipherSuite)
 	}
-	if ln.cred.typ != credentialBasic && !hasU16(ln.caps.credentials, ln.cred.typ) {
-		return fmt.Errorf("capabilities do not list credential type %d", ln.cred.typ)
+	if ln.Credential.Type != credentialBasic && !hasU16(ln.Capabilities.Credentials, ln.Credential.Type) {
+		return fmt.Errorf("capabilities do not list credential type %d", ln.Credential.Type)
 	}
-	for _, e := range ln.extensions {
-		if e.Type > extExternalSenders && !hasU16(ln.caps.extensions, e.Type) {
+	for _, e := range ln.Extensions {
+		if e.Type > extExternalSenders && !hasU16(ln.Capabilities.Extensions, e.Type) {
 			return fmt.Errorf("extension %d not in capabilities", e.Type)
 		}
 	}
-	if data, ok := findExtension(ctx.extensions, extRequiredCapabilities); ok {
+	if data, ok := findExtension(ctx.Extensions, extRequiredCapabilities); ok {
 		rc, err := parseRequiredCapabilities(data)
 		if err != nil {
 			return err
 		}
 		for _, e := range rc.extensions {
-			if e > extExternalSenders && !hasU16(ln.caps.extensions, e) {
+			if e > extExternalSenders && !hasU16(ln.Capabilities.Extensions, e) {
 				return fmt.Errorf("required extension %d not supported", e)
 			}
 		}
 		for _, p := range rc.proposals {
-			if p > propGCE && !hasU16(ln.caps.proposals, p) {
+			if p > propGCE && !hasU16(ln.Capabilities.Proposals, p) {
 				return fmt.Errorf("required proposal %d not supported", p)
 			}
 		}
 		for _, c := range rc.credentials {
-			if c != credentialBasic && c != credentialX509 && !hasU16(ln.caps.credentials, c) {
+			if c != credentialBasic && c != credentialX509 && !hasU16(ln.Capabilities.Credentials, c) {
 				return fmt.Errorf("required credential %d not supported", c)
 			}
 		}
 	}
-	for _, e := range ctx.extensions {
-		if e.Type > extExternalSenders && !hasU16(ln.caps.extensions, e.Type) {
+	for _, e := range ctx.Extensions {
+		if e.Type > extExternalSenders && !hasU16(ln.Capabilities.Extensions, e.Type) {
 			return fmt.Errorf("group context extension %d not supported", e.Type)
 		}
 	}
@@ -618,11 +618,11 @@ func (g *Group) pskSecret(ids []pskID, source *Group) (*keyschedule.PSKSecret, e
 	for i := range ids {
 		id := &ids[i]
 		var secret []byte
-		switch id.typ {
+		switch id.Type {
 		case pskExternal:
-			v, ok := g.cfg.PSKs[string(id.id)]
+			v, ok := g.cfg.PSKs[string(id.PSKID)]
 			if !ok {
-				return nil, fmt.Errorf("%w: external psk_id %x", ErrUnknownPSK, id.id)
+				return nil, fmt.Errorf("%w: external psk_id %x", ErrUnknownPSK, id.PSKID)
 			}
 			secret = v
 		case pskResumption:
@@ -630,25 +630,25 @@ func (g *Group) pskSecret(ids []pskID, source *Group) (*keyschedule.PSKSecret, e
 			if src == nil {
 				src = g.pskSource
 			}
-			if src == nil || !bytes.Equal(src.ctx.groupID, id.groupID) {
+			if src == nil || !bytes.Equal(src.ctx.GroupID, id.PSKGroupID) {
 				src = nil
-				if g.ctx.groupID != nil && bytes.Equal(g.ctx.groupID, id.groupID) {
+				if g.ctx.GroupID != nil && bytes.Equal(g.ctx.GroupID, id.PSKGroupID) {
 					src = g
 				}
 			}
 			if src == nil {
-				return nil, fmt.Errorf("%w: resumption PSK of group %x", ErrUnknownPSK, id.groupID)
+				return nil, fmt.Errorf("%w: resumption PSK of group %x", ErrUnknownPSK, id.PSKGroupID)
 			}
-			v, ok := src.resumption[id.epoch]
+			v, ok := src.resumption[id.PSKEpoch]
 			if !ok {
-				return nil, fmt.Errorf("%w: resumption PSK of epoch %d", ErrUnknownPSK, id.epoch)
+				return nil, fmt.Errorf("%w: resumption PSK of epoch %d", ErrUnknownPSK, id.PSKEpoch)
 			}
 			secret = v
 		default:
-			return nil, fmt.Errorf("%w: psktype %d", ErrInvalid, id.typ)
+			return nil, fmt.Errorf("%w: psktype %d", ErrInvalid, id.Type)
 		}
-		if len(id.nonce) != g.cs.Nh() {
-			return nil, fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.nonce), g.cs.Nh())
+		if len(id.Nonce) != g.cs.Nh() {
+			return nil, fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.Nonce), g.cs.Nh())
 		}
 		psks = append(psks, keyschedule.PSK{ID: id.bytes(), Secret: secret})
 	}

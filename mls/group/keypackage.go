@@ -32,11 +32,11 @@ type KeyPackageBundle struct {
 
 // Ref returns the KeyPackageRef (RFC 9420, Section 5.2).
 func (b *KeyPackageBundle) Ref() ([]byte, error) {
-	s, err := suite.Lookup(suite.ID(b.kp.cipherSuite))
+	s, err := suite.Lookup(suite.ID(b.kp.CipherSuite))
 	if err != nil {
 		return nil, err
 	}
-	return s.RefHash(refKeyPackage, b.kp.raw), nil
+	return s.RefHash(refKeyPackage, b.kp.Raw), nil
 }
 
 // defaultCapabilities lists what this engine supports (RFC 9420, Section 7.2):
@@ -50,7 +50,7 @@ func defaultCapabilities(cs uint16) capabilities {
 			}
 		}
 	}
-	return capabilities{versions: []uint16{mls10}, cipherSuites: suites, credentials: []uint16{credentialBasic}}
+	return capabilities{Versions: []uint16{mls10}, CipherSuites: suites, Credentials: []uint16{credentialBasic}}
 }
 
 // NewKeyPackage creates a KeyPackage for identity with a basic credential and fresh
@@ -82,25 +82,25 @@ func newKeyPackageWithSigner(cfg Config, s *suite.Suite, identity, sigPriv, sigP
 	}
 	now := cfg.now()
 	ln := leafNode{
-		encryptionKey: encPub,
-		signatureKey:  sigPub,
-		cred:          credential{typ: credentialBasic, identity: clone(identity)},
-		caps:          defaultCapabilities(uint16(s.ID())),
-		source:        leafSourceKeyPackage,
-		notBefore:     uint64(now.Add(-time.Hour).Unix()),
-		notAfter:      uint64(now.Add(life).Unix()),
+		EncryptionKey: encPub,
+		SignatureKey:  sigPub,
+		Credential:    credential{Type: credentialBasic, Identity: clone(identity)},
+		Capabilities:  defaultCapabilities(uint16(s.ID())),
+		Source:        leafSourceKeyPackage,
+		NotBefore:     uint64(now.Add(-time.Hour).Unix()),
+		NotAfter:      uint64(now.Add(life).Unix()),
 	}
-	if ln.signature, err = s.SignWithLabel(sigPriv, labelLeafNodeTBS, ln.tbs(nil, 0)); err != nil {
+	if ln.Signature, err = s.SignWithLabel(sigPriv, labelLeafNodeTBS, ln.tbs(nil, 0)); err != nil {
 		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
 	}
-	kp := &keyPackage{version: mls10, cipherSuite: uint16(s.ID()), initKey: initPub, leaf: ln}
-	if kp.signature, err = s.SignWithLabel(sigPriv, labelKeyPackageTBS, kp.tbs()); err != nil {
+	kp := &keyPackage{Version: mls10, CipherSuite: uint16(s.ID()), InitKey: initPub, LeafNode: ln}
+	if kp.Signature, err = s.SignWithLabel(sigPriv, labelKeyPackageTBS, kp.tbs()); err != nil {
 		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
 	}
 	var w codec.Builder
 	kp.marshal(&w)
-	kp.raw = w.Bytes()
-	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.raw) })
+	kp.Raw = w.Bytes()
+	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.Raw) })
 	return &KeyPackageBundle{Message: msg, InitPriv: initPriv, EncryptionPriv: encPriv, SignaturePriv: sigPriv, kp: kp}, nil
 }
 
@@ -111,17 +111,17 @@ func LoadKeyPackageBundle(keyPackage, initPriv, encryptionPriv, signaturePriv []
 	if err != nil {
 		return nil, err
 	}
-	s, err := suite.Lookup(suite.ID(kp.cipherSuite))
+	s, err := suite.Lookup(suite.ID(kp.CipherSuite))
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: KeyPackage.cipher_suite: %w", err)
 	}
-	if pub, err := s.HPKEPublicKey(initPriv); err != nil || !bytes.Equal(pub, kp.initKey) {
+	if pub, err := s.HPKEPublicKey(initPriv); err != nil || !bytes.Equal(pub, kp.InitKey) {
 		return nil, fmt.Errorf("mls/group: init private key does not match KeyPackage.init_key")
 	}
-	if pub, err := s.HPKEPublicKey(encryptionPriv); err != nil || !bytes.Equal(pub, kp.leaf.encryptionKey) {
+	if pub, err := s.HPKEPublicKey(encryptionPriv); err != nil || !bytes.Equal(pub, kp.LeafNode.EncryptionKey) {
 		return nil, fmt.Errorf("mls/group: encryption private key does not match leaf_node.encryption_key")
 	}
-	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.raw) })
+	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.Raw) })
 	return &KeyPackageBundle{Message: msg, InitPriv: clone(initPriv), EncryptionPriv: clone(encryptionPriv), SignaturePriv: clone(signaturePriv), kp: kp}, nil
 }
 
@@ -144,32 +144,32 @@ func parseKeyPackageAny(b []byte) (*keyPackage, error) {
 // verifyKeyPackage validates a KeyPackage for use in group g's suite
 // (RFC 9420, Section 10.1; leaf node per Section 7.3).
 func verifyKeyPackage(s *suite.Suite, kp *keyPackage) error {
-	if kp.version != mls10 {
-		return fmt.Errorf("mls/group: KeyPackage.version %d", kp.version)
+	if kp.Version != mls10 {
+		return fmt.Errorf("mls/group: KeyPackage.version %d", kp.Version)
 	}
-	if kp.cipherSuite != uint16(s.ID()) {
-		return fmt.Errorf("mls/group: KeyPackage.cipher_suite %d does not match the group's %d", kp.cipherSuite, s.ID())
+	if kp.CipherSuite != uint16(s.ID()) {
+		return fmt.Errorf("mls/group: KeyPackage.cipher_suite %d does not match the group's %d", kp.CipherSuite, s.ID())
 	}
-	if kp.leaf.source != leafSourceKeyPackage {
+	if kp.LeafNode.Source != leafSourceKeyPackage {
 		return fmt.Errorf("mls/group: KeyPackage.leaf_node.leaf_node_source is not key_package")
 	}
-	if bytes.Equal(kp.initKey, kp.leaf.encryptionKey) {
+	if bytes.Equal(kp.InitKey, kp.LeafNode.EncryptionKey) {
 		return fmt.Errorf("mls/group: KeyPackage.init_key equals leaf_node.encryption_key")
 	}
-	if err := s.ValidateHPKEPublicKey(kp.initKey); err != nil {
+	if err := s.ValidateHPKEPublicKey(kp.InitKey); err != nil {
 		return fmt.Errorf("mls/group: KeyPackage.init_key: %w", err)
 	}
-	if err := s.VerifyWithLabel(kp.leaf.signatureKey, labelKeyPackageTBS, kp.tbs(), kp.signature); err != nil {
+	if err := s.VerifyWithLabel(kp.LeafNode.SignatureKey, labelKeyPackageTBS, kp.tbs(), kp.Signature); err != nil {
 		return fmt.Errorf("mls/group: KeyPackage.signature: %w", err)
 	}
-	if err := verifyLeafSignature(s, &kp.leaf, nil, 0); err != nil {
+	if err := verifyLeafSignature(s, &kp.LeafNode, nil, 0); err != nil {
 		return err
 	}
 	return nil
 }
 
 func verifyLeafSignature(s *suite.Suite, ln *leafNode, groupID []byte, leaf uint32) error {
-	if err := s.VerifyWithLabel(ln.signatureKey, labelLeafNodeTBS, ln.tbs(groupID, leaf), ln.signature); err != nil {
+	if err := s.VerifyWithLabel(ln.SignatureKey, labelLeafNodeTBS, ln.tbs(groupID, leaf), ln.Signature); err != nil {
 		return fmt.Errorf("mls/group: LeafNode.signature (leaf %d): %w", leaf, err)
 	}
 	return nil

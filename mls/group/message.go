@@ -113,11 +113,11 @@ func (g *Group) decode(msg []byte) (*decoded, error) {
 }
 
 func (p *publicState) checkEpoch(groupID []byte, epoch uint64) error {
-	if !bytes.Equal(groupID, p.ctx.groupID) {
+	if !bytes.Equal(groupID, p.ctx.GroupID) {
 		return fmt.Errorf("%w: group_id does not match", ErrInvalid)
 	}
-	if epoch != p.ctx.epoch {
-		return fmt.Errorf("%w: message epoch %d, group epoch %d", ErrWrongEpoch, epoch, p.ctx.epoch)
+	if epoch != p.ctx.Epoch {
+		return fmt.Errorf("%w: message epoch %d, group epoch %d", ErrWrongEpoch, epoch, p.ctx.Epoch)
 	}
 	return nil
 }
@@ -149,10 +149,10 @@ func (p *publicState) verifySender(ac *framing.AuthenticatedContent) error {
 		if err != nil {
 			return err
 		}
-		if pr.typ != propAdd {
+		if pr.Type != propAdd {
 			return fmt.Errorf("%w: new_member_proposal must be an Add", ErrInvalid)
 		}
-		pub = pr.add.leaf.signatureKey
+		pub = pr.KeyPackage.LeafNode.SignatureKey
 	case framing.SenderNewMemberCommit:
 		return nil
 	default:
@@ -170,7 +170,7 @@ type externalSender struct {
 }
 
 func (p *publicState) externalSenders() ([]externalSender, error) {
-	data, ok := findExtension(p.ctx.extensions, extExternalSenders)
+	data, ok := findExtension(p.ctx.Extensions, extExternalSenders)
 	if !ok {
 		return nil, fmt.Errorf("%w: external sender but no external_senders extension", ErrInvalid)
 	}
@@ -278,35 +278,35 @@ func (g *Group) cacheProposal(cp cachedProposal) {
 func (p *publicState) checkProposal(pr *proposal, sender framing.Sender) error {
 	switch sender.Type {
 	case framing.SenderMember:
-		if pr.typ == propExternalInit {
+		if pr.Type == propExternalInit {
 			return fmt.Errorf("%w: ExternalInit proposal sent standalone", ErrInvalid)
 		}
 	case framing.SenderExternal:
-		switch pr.typ {
+		switch pr.Type {
 		case propAdd, propRemove, propPSK, propReInit, propGCE:
 		default:
-			return fmt.Errorf("%w: proposal type %d from an external sender", ErrInvalid, pr.typ)
+			return fmt.Errorf("%w: proposal type %d from an external sender", ErrInvalid, pr.Type)
 		}
 	case framing.SenderNewMemberProposal:
-		if pr.typ != propAdd {
-			return fmt.Errorf("%w: new_member_proposal of type %d", ErrInvalid, pr.typ)
+		if pr.Type != propAdd {
+			return fmt.Errorf("%w: new_member_proposal of type %d", ErrInvalid, pr.Type)
 		}
 	default:
 		return fmt.Errorf("%w: proposal from sender type %d", ErrInvalid, sender.Type)
 	}
-	switch pr.typ {
+	switch pr.Type {
 	case propAdd:
-		return p.verifyKeyPackage(pr.add)
+		return p.verifyKeyPackage(pr.KeyPackage)
 	case propUpdate:
-		if err := p.checkLeaf(pr.update, leafSourceUpdate, sender.Index, &p.ctx); err != nil {
+		if err := p.checkLeaf(pr.LeafNode, leafSourceUpdate, sender.Index, &p.ctx); err != nil {
 			return err
 		}
 	case propRemove:
-		if !p.tree.hasLeaf(pr.remove) {
-			return fmt.Errorf("%w: Remove of blank leaf %d", ErrInvalid, pr.remove)
+		if !p.tree.hasLeaf(pr.Removed) {
+			return fmt.Errorf("%w: Remove of blank leaf %d", ErrInvalid, pr.Removed)
 		}
 	case propPSK:
-		return checkPSKProposal(p, pr.psk)
+		return checkPSKProposal(p, pr.PSK)
 	}
 	return nil
 }

@@ -53,19 +53,19 @@ const (
 
 // credential is a Credential (Section 5.3).
 type credential struct {
-	typ      uint16
-	identity []byte   // basic
-	certs    [][]byte // x509
+	Type         uint16
+	Identity     []byte   // basic
+	Certificates [][]byte // x509
 }
 
 func (c *credential) marshal(w *codec.Builder) {
-	w.Uint16(c.typ)
-	switch c.typ {
+	w.Uint16(c.Type)
+	switch c.Type {
 	case credentialBasic:
-		w.Opaque(c.identity)
+		w.Opaque(c.Identity)
 	case credentialX509:
 		w.Vector(func(w *codec.Builder) {
-			for _, cert := range c.certs {
+			for _, cert := range c.Certificates {
 				w.Opaque(cert)
 			}
 		})
@@ -73,12 +73,12 @@ func (c *credential) marshal(w *codec.Builder) {
 }
 
 func (c *credential) parse(r *codec.Reader) {
-	c.typ = r.Uint16("credential_type")
-	switch c.typ {
+	c.Type = r.Uint16("credential_type")
+	switch c.Type {
 	case credentialBasic:
-		c.identity = r.Opaque("identity")
+		c.Identity = r.Opaque("identity")
 	case credentialX509:
-		r.Vector("certificates", func(r *codec.Reader) { c.certs = append(c.certs, r.Opaque("cert_data")) })
+		r.Vector("certificates", func(r *codec.Reader) { c.Certificates = append(c.Certificates, r.Opaque("cert_data")) })
 	default:
 		r.Fail("credential_type", codec.ErrBadEnum)
 	}
@@ -92,7 +92,7 @@ func (c *credential) equal(o *credential) bool {
 }
 
 type capabilities struct {
-	versions, cipherSuites, extensions, proposals, credentials []uint16
+	Versions, CipherSuites, Extensions, Proposals, Credentials []uint16
 }
 
 func marshalU16s(w *codec.Builder, v []uint16) {
@@ -110,19 +110,19 @@ func parseU16s(r *codec.Reader, field string) []uint16 {
 }
 
 func (c *capabilities) marshal(w *codec.Builder) {
-	marshalU16s(w, c.versions)
-	marshalU16s(w, c.cipherSuites)
-	marshalU16s(w, c.extensions)
-	marshalU16s(w, c.proposals)
-	marshalU16s(w, c.credentials)
+	marshalU16s(w, c.Versions)
+	marshalU16s(w, c.CipherSuites)
+	marshalU16s(w, c.Extensions)
+	marshalU16s(w, c.Proposals)
+	marshalU16s(w, c.Credentials)
 }
 
 func (c *capabilities) parse(r *codec.Reader) {
-	c.versions = parseU16s(r, "capabilities.versions")
-	c.cipherSuites = parseU16s(r, "capabilities.cipher_suites")
-	c.extensions = parseU16s(r, "capabilities.extensions")
-	c.proposals = parseU16s(r, "capabilities.proposals")
-	c.credentials = parseU16s(r, "capabilities.credentials")
+	c.Versions = parseU16s(r, "capabilities.versions")
+	c.CipherSuites = parseU16s(r, "capabilities.cipher_suites")
+	c.Extensions = parseU16s(r, "capabilities.extensions")
+	c.Proposals = parseU16s(r, "capabilities.proposals")
+	c.Credentials = parseU16s(r, "capabilities.credentials")
 }
 
 func hasU16(v []uint16, x uint16) bool {
@@ -169,39 +169,39 @@ func findExtension(exts []Extension, typ uint16) ([]byte, bool) {
 
 // leafNode is a LeafNode (Section 7.2).
 type leafNode struct {
-	encryptionKey []byte
-	signatureKey  []byte
-	cred          credential
-	caps          capabilities
-	source        uint8
-	notBefore     uint64 // key_package
-	notAfter      uint64
-	parentHash    []byte // commit
-	extensions    []Extension
-	signature     []byte
+	EncryptionKey []byte
+	SignatureKey  []byte
+	Credential    credential
+	Capabilities  capabilities
+	Source        uint8
+	NotBefore     uint64 // key_package
+	NotAfter      uint64
+	ParentHash    []byte // commit
+	Extensions    []Extension
+	Signature     []byte
 }
 
 func (l *leafNode) marshalTBSCore(w *codec.Builder) {
-	w.Opaque(l.encryptionKey)
-	w.Opaque(l.signatureKey)
-	l.cred.marshal(w)
-	l.caps.marshal(w)
-	w.Uint8(l.source)
-	switch l.source {
+	w.Opaque(l.EncryptionKey)
+	w.Opaque(l.SignatureKey)
+	l.Credential.marshal(w)
+	l.Capabilities.marshal(w)
+	w.Uint8(l.Source)
+	switch l.Source {
 	case leafSourceKeyPackage:
-		w.Uint64(l.notBefore)
-		w.Uint64(l.notAfter)
+		w.Uint64(l.NotBefore)
+		w.Uint64(l.NotAfter)
 	case leafSourceCommit:
-		w.Opaque(l.parentHash)
+		w.Opaque(l.ParentHash)
 	}
-	marshalExtensions(w, l.extensions)
+	marshalExtensions(w, l.Extensions)
 }
 
 // tbs returns LeafNodeTBS (Section 7.2).
 func (l *leafNode) tbs(groupID []byte, leafIndex uint32) []byte {
 	var w codec.Builder
 	l.marshalTBSCore(&w)
-	if l.source == leafSourceUpdate || l.source == leafSourceCommit {
+	if l.Source == leafSourceUpdate || l.Source == leafSourceCommit {
 		w.Opaque(groupID)
 		w.Uint32(leafIndex)
 	}
@@ -210,7 +210,7 @@ func (l *leafNode) tbs(groupID []byte, leafIndex uint32) []byte {
 
 func (l *leafNode) marshal(w *codec.Builder) {
 	l.marshalTBSCore(w)
-	w.Opaque(l.signature)
+	w.Opaque(l.Signature)
 }
 
 func (l *leafNode) bytes() []byte {
@@ -220,117 +220,117 @@ func (l *leafNode) bytes() []byte {
 }
 
 func (l *leafNode) parse(r *codec.Reader) {
-	l.encryptionKey = r.Opaque("leaf_node.encryption_key")
-	l.signatureKey = r.Opaque("leaf_node.signature_key")
-	l.cred.parse(r)
-	l.caps.parse(r)
-	l.source = r.Uint8("leaf_node.leaf_node_source")
-	switch l.source {
+	l.EncryptionKey = r.Opaque("leaf_node.encryption_key")
+	l.SignatureKey = r.Opaque("leaf_node.signature_key")
+	l.Credential.parse(r)
+	l.Capabilities.parse(r)
+	l.Source = r.Uint8("leaf_node.leaf_node_source")
+	switch l.Source {
 	case leafSourceKeyPackage:
-		l.notBefore = r.Uint64("leaf_node.lifetime")
-		l.notAfter = r.Uint64("leaf_node.lifetime")
+		l.NotBefore = r.Uint64("leaf_node.lifetime")
+		l.NotAfter = r.Uint64("leaf_node.lifetime")
 	case leafSourceUpdate:
 	case leafSourceCommit:
-		l.parentHash = r.Opaque("leaf_node.parent_hash")
+		l.ParentHash = r.Opaque("leaf_node.parent_hash")
 	default:
 		r.Fail("leaf_node.leaf_node_source", codec.ErrBadEnum)
 	}
-	l.extensions = parseExtensions(r, "leaf_node.extensions")
-	l.signature = r.Opaque("leaf_node.signature")
+	l.Extensions = parseExtensions(r, "leaf_node.extensions")
+	l.Signature = r.Opaque("leaf_node.signature")
 }
 
 // keyPackage is a KeyPackage (Section 10).
 type keyPackage struct {
-	version     uint16
-	cipherSuite uint16
-	initKey     []byte
-	leaf        leafNode
-	extensions  []Extension
-	signature   []byte
-	raw         []byte // the encoded KeyPackage
+	Version     uint16
+	CipherSuite uint16
+	InitKey     []byte
+	LeafNode    leafNode
+	Extensions  []Extension
+	Signature   []byte
+	Raw         []byte // the encoded KeyPackage
 }
 
 func (k *keyPackage) tbs() []byte {
 	var w codec.Builder
-	w.Uint16(k.version)
-	w.Uint16(k.cipherSuite)
-	w.Opaque(k.initKey)
-	k.leaf.marshal(&w)
-	marshalExtensions(&w, k.extensions)
+	w.Uint16(k.Version)
+	w.Uint16(k.CipherSuite)
+	w.Opaque(k.InitKey)
+	k.LeafNode.marshal(&w)
+	marshalExtensions(&w, k.Extensions)
 	return w.Bytes()
 }
 
 func (k *keyPackage) marshal(w *codec.Builder) {
 	w.Raw(k.tbs())
-	w.Opaque(k.signature)
+	w.Opaque(k.Signature)
 }
 
 func (k *keyPackage) parse(r *codec.Reader) {
 	mark := r.Offset()
-	k.version = r.Uint16("key_package.version")
-	k.cipherSuite = r.Uint16("key_package.cipher_suite")
-	k.initKey = r.Opaque("key_package.init_key")
-	k.leaf.parse(r)
-	k.extensions = parseExtensions(r, "key_package.extensions")
-	k.signature = r.Opaque("key_package.signature")
+	k.Version = r.Uint16("key_package.version")
+	k.CipherSuite = r.Uint16("key_package.cipher_suite")
+	k.InitKey = r.Opaque("key_package.init_key")
+	k.LeafNode.parse(r)
+	k.Extensions = parseExtensions(r, "key_package.extensions")
+	k.Signature = r.Opaque("key_package.signature")
 	if r.Err() == nil {
-		k.raw = clone(r.Since(mark))
+		k.Raw = clone(r.Since(mark))
 	}
 }
 
 // parentNode is a ParentNode (Section 7.1).
 type parentNode struct {
-	encryptionKey  []byte
-	parentHash     []byte
-	unmergedLeaves []uint32
+	EncryptionKey  []byte
+	ParentHash     []byte
+	UnmergedLeaves []uint32
 }
 
 func (p *parentNode) marshal(w *codec.Builder) {
-	w.Opaque(p.encryptionKey)
-	w.Opaque(p.parentHash)
+	w.Opaque(p.EncryptionKey)
+	w.Opaque(p.ParentHash)
 	w.Vector(func(w *codec.Builder) {
-		for _, u := range p.unmergedLeaves {
+		for _, u := range p.UnmergedLeaves {
 			w.Uint32(u)
 		}
 	})
 }
 
 func (p *parentNode) parse(r *codec.Reader) {
-	p.encryptionKey = r.Opaque("parent_node.encryption_key")
-	p.parentHash = r.Opaque("parent_node.parent_hash")
-	r.Vector("parent_node.unmerged_leaves", func(r *codec.Reader) { p.unmergedLeaves = append(p.unmergedLeaves, r.Uint32("unmerged_leaves")) })
+	p.EncryptionKey = r.Opaque("parent_node.encryption_key")
+	p.ParentHash = r.Opaque("parent_node.parent_hash")
+	r.Vector("parent_node.unmerged_leaves", func(r *codec.Reader) { p.UnmergedLeaves = append(p.UnmergedLeaves, r.Uint32("unmerged_leaves")) })
 }
 
-type hpkeCiphertext struct{ kemOutput, ciphertext []byte }
+type hpkeCiphertext struct{ KEMOutput, Ciphertext []byte }
 
 func (c *hpkeCiphertext) marshal(w *codec.Builder) {
-	w.Opaque(c.kemOutput)
-	w.Opaque(c.ciphertext)
+	w.Opaque(c.KEMOutput)
+	w.Opaque(c.Ciphertext)
 }
 
 func (c *hpkeCiphertext) parse(r *codec.Reader) {
-	c.kemOutput = r.Opaque("kem_output")
-	c.ciphertext = r.Opaque("ciphertext")
+	c.KEMOutput = r.Opaque("kem_output")
+	c.Ciphertext = r.Opaque("ciphertext")
 }
 
 type updatePathNode struct {
-	encryptionKey []byte
-	secrets       []hpkeCiphertext
+	EncryptionKey       []byte
+	EncryptedPathSecret []hpkeCiphertext
 }
 
 // updatePath is an UpdatePath (Section 7.6).
 type updatePath struct {
-	leaf  leafNode
-	nodes []updatePathNode
+	LeafNode leafNode
+	Nodes    []updatePathNode
 }
 
 func (u *updatePath) marshal(w *codec.Builder) {
-	u.leaf.marshal(w)
+	u.LeafNode.marshal(w)
 	w.Vector(func(w *codec.Builder) {
-		for _, n := range u.nodes {
-			w.Opaque(n.encryptionKey)
+		for _, n := range u.Nodes {
+			w.Opaque(n.EncryptionKey)
 			w.Vector(func(w *codec.Builder) {
-				for _, c := range n.secrets {
+				for _, c := range n.EncryptedPathSecret {
 					c.marshal(w)
 				}
 			})
@@ -345,40 +345,40 @@ func (u *updatePath) bytes() []byte {
 }
 
 func (u *updatePath) parse(r *codec.Reader) {
-	u.leaf.parse(r)
+	u.LeafNode.parse(r)
 	r.Vector("update_path.nodes", func(r *codec.Reader) {
 		var n updatePathNode
-		n.encryptionKey = r.Opaque("update_path_node.encryption_key")
+		n.EncryptionKey = r.Opaque("update_path_node.encryption_key")
 		r.Vector("update_path_node.encrypted_path_secret", func(r *codec.Reader) {
 			var c hpkeCiphertext
 			c.parse(r)
-			n.secrets = append(n.secrets, c)
+			n.EncryptedPathSecret = append(n.EncryptedPathSecret, c)
 		})
-		u.nodes = append(u.nodes, n)
+		u.Nodes = append(u.Nodes, n)
 	})
 }
 
 // pskID is a PreSharedKeyID (Section 8.4).
 type pskID struct {
-	typ     uint8
-	id      []byte // external
-	usage   uint8  // resumption
-	groupID []byte
-	epoch   uint64
-	nonce   []byte
+	Type       uint8
+	PSKID      []byte // external
+	Usage      uint8  // resumption
+	PSKGroupID []byte
+	PSKEpoch   uint64
+	Nonce      []byte
 }
 
 func (p *pskID) marshal(w *codec.Builder) {
-	w.Uint8(p.typ)
-	switch p.typ {
+	w.Uint8(p.Type)
+	switch p.Type {
 	case pskExternal:
-		w.Opaque(p.id)
+		w.Opaque(p.PSKID)
 	case pskResumption:
-		w.Uint8(p.usage)
-		w.Opaque(p.groupID)
-		w.Uint64(p.epoch)
+		w.Uint8(p.Usage)
+		w.Opaque(p.PSKGroupID)
+		w.Uint64(p.PSKEpoch)
 	}
-	w.Opaque(p.nonce)
+	w.Opaque(p.Nonce)
 }
 
 func (p *pskID) bytes() []byte {
@@ -388,99 +388,99 @@ func (p *pskID) bytes() []byte {
 }
 
 func (p *pskID) parse(r *codec.Reader) {
-	p.typ = r.Uint8("psk_id.psktype")
-	switch p.typ {
+	p.Type = r.Uint8("psk_id.psktype")
+	switch p.Type {
 	case pskExternal:
-		p.id = r.Opaque("psk_id.psk_id")
+		p.PSKID = r.Opaque("psk_id.psk_id")
 	case pskResumption:
-		p.usage = r.Uint8("psk_id.usage")
-		if p.usage < usageApplication || p.usage > usageBranch {
+		p.Usage = r.Uint8("psk_id.usage")
+		if p.Usage < usageApplication || p.Usage > usageBranch {
 			r.Fail("psk_id.usage", codec.ErrBadEnum)
 		}
-		p.groupID = r.Opaque("psk_id.psk_group_id")
-		p.epoch = r.Uint64("psk_id.psk_epoch")
+		p.PSKGroupID = r.Opaque("psk_id.psk_group_id")
+		p.PSKEpoch = r.Uint64("psk_id.psk_epoch")
 	default:
 		r.Fail("psk_id.psktype", codec.ErrBadEnum)
 	}
-	p.nonce = r.Opaque("psk_id.psk_nonce")
+	p.Nonce = r.Opaque("psk_id.psk_nonce")
 }
 
 // key identifies the PSK without its nonce (for duplicate detection).
 func (p *pskID) key() string {
 	q := *p
-	q.nonce = nil
+	q.Nonce = nil
 	return string(q.bytes())
 }
 
 // proposal is a Proposal (Section 12.1).
 type proposal struct {
-	typ       uint16
-	add       *keyPackage
-	update    *leafNode
-	remove    uint32
-	psk       *pskID
-	reinit    *reInit
-	kemOutput []byte      // external_init
-	exts      []Extension // group_context_extensions
-	unknown   []byte
+	Type       uint16
+	KeyPackage *keyPackage
+	LeafNode   *leafNode
+	Removed    uint32
+	PSK        *pskID
+	ReInit     *reInit
+	KEMOutput  []byte      // external_init
+	Extensions []Extension // group_context_extensions
+	Data       []byte
 }
 
 type reInit struct {
-	groupID     []byte
-	version     uint16
-	cipherSuite uint16
-	extensions  []Extension
+	GroupID     []byte
+	Version     uint16
+	CipherSuite uint16
+	Extensions  []Extension
 }
 
 func (p *proposal) marshal(w *codec.Builder) {
-	w.Uint16(p.typ)
-	switch p.typ {
+	w.Uint16(p.Type)
+	switch p.Type {
 	case propAdd:
-		p.add.marshal(w)
+		p.KeyPackage.marshal(w)
 	case propUpdate:
-		p.update.marshal(w)
+		p.LeafNode.marshal(w)
 	case propRemove:
-		w.Uint32(p.remove)
+		w.Uint32(p.Removed)
 	case propPSK:
-		p.psk.marshal(w)
+		p.PSK.marshal(w)
 	case propReInit:
-		w.Opaque(p.reinit.groupID)
-		w.Uint16(p.reinit.version)
-		w.Uint16(p.reinit.cipherSuite)
-		marshalExtensions(w, p.reinit.extensions)
+		w.Opaque(p.ReInit.GroupID)
+		w.Uint16(p.ReInit.Version)
+		w.Uint16(p.ReInit.CipherSuite)
+		marshalExtensions(w, p.ReInit.Extensions)
 	case propExternalInit:
-		w.Opaque(p.kemOutput)
+		w.Opaque(p.KEMOutput)
 	case propGCE:
-		marshalExtensions(w, p.exts)
+		marshalExtensions(w, p.Extensions)
 	default:
-		w.Raw(p.unknown)
+		w.Raw(p.Data)
 	}
 }
 
 func (p *proposal) parse(r *codec.Reader) {
-	p.typ = r.Uint16("proposal.proposal_type")
-	switch p.typ {
+	p.Type = r.Uint16("proposal.proposal_type")
+	switch p.Type {
 	case propAdd:
-		p.add = new(keyPackage)
-		p.add.parse(r)
+		p.KeyPackage = new(keyPackage)
+		p.KeyPackage.parse(r)
 	case propUpdate:
-		p.update = new(leafNode)
-		p.update.parse(r)
+		p.LeafNode = new(leafNode)
+		p.LeafNode.parse(r)
 	case propRemove:
-		p.remove = r.Uint32("remove.removed")
+		p.Removed = r.Uint32("remove.removed")
 	case propPSK:
-		p.psk = new(pskID)
-		p.psk.parse(r)
+		p.PSK = new(pskID)
+		p.PSK.parse(r)
 	case propReInit:
-		p.reinit = &reInit{groupID: r.Opaque("reinit.group_id"), version: r.Uint16("reinit.version"), cipherSuite: r.Uint16("reinit.cipher_suite")}
-		p.reinit.extensions = parseExtensions(r, "reinit.extensions")
+		p.ReInit = &reInit{GroupID: r.Opaque("reinit.group_id"), Version: r.Uint16("reinit.version"), CipherSuite: r.Uint16("reinit.cipher_suite")}
+		p.ReInit.Extensions = parseExtensions(r, "reinit.extensions")
 	case propExternalInit:
-		p.kemOutput = r.Opaque("external_init.kem_output")
+		p.KEMOutput = r.Opaque("external_init.kem_output")
 	case propGCE:
-		p.exts = parseExtensions(r, "group_context_extensions.extensions")
+		p.Extensions = parseExtensions(r, "group_context_extensions.extensions")
 	default:
 		// Unknown proposal types cannot be delimited inside a Commit.
-		r.Fail("proposal.proposal_type", fmt.Errorf("%w %d", codec.ErrBadEnum, p.typ))
+		r.Fail("proposal.proposal_type", fmt.Errorf("%w %d", codec.ErrBadEnum, p.Type))
 	}
 }
 
@@ -492,29 +492,29 @@ func (p *proposal) bytes() []byte {
 
 // proposalOrRef is a ProposalOrRef (Section 12.4).
 type proposalOrRef struct {
-	prop *proposal
-	ref  []byte
+	Proposal  *proposal
+	Reference []byte
 }
 
 // commit is a Commit (Section 12.4).
 type commit struct {
-	proposals []proposalOrRef
-	path      *updatePath
+	Proposals []proposalOrRef
+	Path      *updatePath
 }
 
 func (c *commit) marshal(w *codec.Builder) {
 	w.Vector(func(w *codec.Builder) {
-		for _, p := range c.proposals {
-			if p.prop != nil {
+		for _, p := range c.Proposals {
+			if p.Proposal != nil {
 				w.Uint8(1)
-				p.prop.marshal(w)
+				p.Proposal.marshal(w)
 			} else {
 				w.Uint8(2)
-				w.Opaque(p.ref)
+				w.Opaque(p.Reference)
 			}
 		}
 	})
-	w.Optional(c.path != nil, func(w *codec.Builder) { c.path.marshal(w) })
+	w.Optional(c.Path != nil, func(w *codec.Builder) { c.Path.marshal(w) })
 }
 
 func (c *commit) bytes() []byte {
@@ -531,16 +531,16 @@ func parseCommit(b []byte) (*commit, error) {
 		case 1:
 			p := new(proposal)
 			p.parse(r)
-			c.proposals = append(c.proposals, proposalOrRef{prop: p})
+			c.Proposals = append(c.Proposals, proposalOrRef{Proposal: p})
 		case 2:
-			c.proposals = append(c.proposals, proposalOrRef{ref: r.Opaque("proposal_or_ref.reference")})
+			c.Proposals = append(c.Proposals, proposalOrRef{Reference: r.Opaque("proposal_or_ref.reference")})
 		default:
 			r.Fail("proposal_or_ref.type", codec.ErrBadEnum)
 		}
 	})
 	if r.Optional("commit.path") {
-		c.path = new(updatePath)
-		c.path.parse(r)
+		c.Path = new(updatePath)
+		c.Path.parse(r)
 	}
 	if err := r.Finish("commit"); err != nil {
 		return nil, fmt.Errorf("mls/group: Commit: %w", err)
@@ -560,23 +560,23 @@ func parseProposal(b []byte) (*proposal, error) {
 
 // groupContext is a GroupContext (Section 8.1).
 type groupContext struct {
-	version                 uint16
-	cipherSuite             uint16
-	groupID                 []byte
-	epoch                   uint64
-	treeHash                []byte
-	confirmedTranscriptHash []byte
-	extensions              []Extension
+	Version                 uint16
+	CipherSuite             uint16
+	GroupID                 []byte
+	Epoch                   uint64
+	TreeHash                []byte
+	ConfirmedTranscriptHash []byte
+	Extensions              []Extension
 }
 
 func (g *groupContext) marshal(w *codec.Builder) {
-	w.Uint16(g.version)
-	w.Uint16(g.cipherSuite)
-	w.Opaque(g.groupID)
-	w.Uint64(g.epoch)
-	w.Opaque(g.treeHash)
-	w.Opaque(g.confirmedTranscriptHash)
-	marshalExtensions(w, g.extensions)
+	w.Uint16(g.Version)
+	w.Uint16(g.CipherSuite)
+	w.Opaque(g.GroupID)
+	w.Uint64(g.Epoch)
+	w.Opaque(g.TreeHash)
+	w.Opaque(g.ConfirmedTranscriptHash)
+	marshalExtensions(w, g.Extensions)
 }
 
 func (g *groupContext) bytes() []byte {
@@ -586,62 +586,62 @@ func (g *groupContext) bytes() []byte {
 }
 
 func (g *groupContext) parse(r *codec.Reader) {
-	g.version = r.Uint16("group_context.version")
-	g.cipherSuite = r.Uint16("group_context.cipher_suite")
-	g.groupID = r.Opaque("group_context.group_id")
-	g.epoch = r.Uint64("group_context.epoch")
-	g.treeHash = r.Opaque("group_context.tree_hash")
-	g.confirmedTranscriptHash = r.Opaque("group_context.confirmed_transcript_hash")
-	g.extensions = parseExtensions(r, "group_context.extensions")
+	g.Version = r.Uint16("group_context.version")
+	g.CipherSuite = r.Uint16("group_context.cipher_suite")
+	g.GroupID = r.Opaque("group_context.group_id")
+	g.Epoch = r.Uint64("group_context.epoch")
+	g.TreeHash = r.Opaque("group_context.tree_hash")
+	g.ConfirmedTranscriptHash = r.Opaque("group_context.confirmed_transcript_hash")
+	g.Extensions = parseExtensions(r, "group_context.extensions")
 }
 
 // groupInfo is a GroupInfo (Section 12.4.3).
 type groupInfo struct {
-	ctx             groupContext
-	extensions      []Extension
-	confirmationTag []byte
-	signer          uint32
-	signature       []byte
+	GroupContext    groupContext
+	Extensions      []Extension
+	ConfirmationTag []byte
+	Signer          uint32
+	Signature       []byte
 }
 
 func (g *groupInfo) tbs() []byte {
 	var w codec.Builder
-	g.ctx.marshal(&w)
-	marshalExtensions(&w, g.extensions)
-	w.Opaque(g.confirmationTag)
-	w.Uint32(g.signer)
+	g.GroupContext.marshal(&w)
+	marshalExtensions(&w, g.Extensions)
+	w.Opaque(g.ConfirmationTag)
+	w.Uint32(g.Signer)
 	return w.Bytes()
 }
 
 func (g *groupInfo) bytes() []byte {
 	var w codec.Builder
 	w.Raw(g.tbs())
-	w.Opaque(g.signature)
+	w.Opaque(g.Signature)
 	return w.Bytes()
 }
 
 func (g *groupInfo) parse(r *codec.Reader) {
-	g.ctx.parse(r)
-	g.extensions = parseExtensions(r, "group_info.extensions")
-	g.confirmationTag = r.Opaque("group_info.confirmation_tag")
-	g.signer = r.Uint32("group_info.signer")
-	g.signature = r.Opaque("group_info.signature")
+	g.GroupContext.parse(r)
+	g.Extensions = parseExtensions(r, "group_info.extensions")
+	g.ConfirmationTag = r.Opaque("group_info.confirmation_tag")
+	g.Signer = r.Uint32("group_info.signer")
+	g.Signature = r.Opaque("group_info.signature")
 }
 
 // groupSecrets is GroupSecrets (Section 12.4.3.1).
 type groupSecrets struct {
-	joinerSecret []byte
-	pathSecret   []byte // nil when absent
-	psks         []pskID
+	JoinerSecret []byte
+	PathSecret   []byte // nil when absent
+	PSKs         []pskID
 }
 
 func (g *groupSecrets) bytes() []byte {
 	var w codec.Builder
-	w.Opaque(g.joinerSecret)
-	w.Optional(g.pathSecret != nil, func(w *codec.Builder) { w.Opaque(g.pathSecret) })
+	w.Opaque(g.JoinerSecret)
+	w.Optional(g.PathSecret != nil, func(w *codec.Builder) { w.Opaque(g.PathSecret) })
 	w.Vector(func(w *codec.Builder) {
-		for i := range g.psks {
-			g.psks[i].marshal(w)
+		for i := range g.PSKs {
+			g.PSKs[i].marshal(w)
 		}
 	})
 	return w.Bytes()
@@ -650,14 +650,14 @@ func (g *groupSecrets) bytes() []byte {
 func parseGroupSecrets(b []byte) (*groupSecrets, error) {
 	r := codec.NewReader(b)
 	g := new(groupSecrets)
-	g.joinerSecret = r.Opaque("group_secrets.joiner_secret")
+	g.JoinerSecret = r.Opaque("group_secrets.joiner_secret")
 	if r.Optional("group_secrets.path_secret") {
-		g.pathSecret = r.Opaque("group_secrets.path_secret")
+		g.PathSecret = r.Opaque("group_secrets.path_secret")
 	}
 	r.Vector("group_secrets.psks", func(r *codec.Reader) {
 		var p pskID
 		p.parse(r)
-		g.psks = append(g.psks, p)
+		g.PSKs = append(g.PSKs, p)
 	})
 	if err := r.Finish("group_secrets"); err != nil {
 		return nil, fmt.Errorf("mls/group: GroupSecrets: %w", err)
@@ -666,37 +666,37 @@ func parseGroupSecrets(b []byte) (*groupSecrets, error) {
 }
 
 type encryptedGroupSecrets struct {
-	newMember []byte
-	secrets   hpkeCiphertext
+	NewMember             []byte
+	EncryptedGroupSecrets hpkeCiphertext
 }
 
 // welcome is a Welcome (Section 12.4.3.1).
 type welcome struct {
-	cipherSuite        uint16
-	secrets            []encryptedGroupSecrets
-	encryptedGroupInfo []byte
+	CipherSuite        uint16
+	Secrets            []encryptedGroupSecrets
+	EncryptedGroupInfo []byte
 }
 
 func (m *welcome) marshal(w *codec.Builder) {
-	w.Uint16(m.cipherSuite)
+	w.Uint16(m.CipherSuite)
 	w.Vector(func(w *codec.Builder) {
-		for _, s := range m.secrets {
-			w.Opaque(s.newMember)
-			s.secrets.marshal(w)
+		for _, s := range m.Secrets {
+			w.Opaque(s.NewMember)
+			s.EncryptedGroupSecrets.marshal(w)
 		}
 	})
-	w.Opaque(m.encryptedGroupInfo)
+	w.Opaque(m.EncryptedGroupInfo)
 }
 
 func (m *welcome) parse(r *codec.Reader) {
-	m.cipherSuite = r.Uint16("welcome.cipher_suite")
+	m.CipherSuite = r.Uint16("welcome.cipher_suite")
 	r.Vector("welcome.secrets", func(r *codec.Reader) {
 		var s encryptedGroupSecrets
-		s.newMember = r.Opaque("encrypted_group_secrets.new_member")
-		s.secrets.parse(r)
-		m.secrets = append(m.secrets, s)
+		s.NewMember = r.Opaque("encrypted_group_secrets.new_member")
+		s.EncryptedGroupSecrets.parse(r)
+		m.Secrets = append(m.Secrets, s)
 	})
-	m.encryptedGroupInfo = r.Opaque("welcome.encrypted_group_info")
+	m.EncryptedGroupInfo = r.Opaque("welcome.encrypted_group_info")
 }
 
 // mlsMessage is an MLSMessage (Section 6) with its body still encoded for the

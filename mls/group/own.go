@@ -58,16 +58,16 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	var list []resolvedProposal
 	if ext == nil {
 		for _, cp := range g.proposals {
-			if cp.sender.Type == framing.SenderMember && cp.sender.Index == g.own && cp.prop.typ == propUpdate {
+			if cp.sender.Type == framing.SenderMember && cp.sender.Index == g.own && cp.prop.Type == propUpdate {
 				continue // Section 12.2: the committer cannot commit its own Update.
 			}
-			c.proposals = append(c.proposals, proposalOrRef{ref: cp.ref})
+			c.Proposals = append(c.Proposals, proposalOrRef{Reference: cp.ref})
 			list = append(list, resolvedProposal{prop: cp.prop, sender: cp.sender, ref: cp.ref})
 		}
 	}
 	if ext != nil {
 		for _, pr := range ext.extra {
-			c.proposals = append(c.proposals, proposalOrRef{prop: pr})
+			c.Proposals = append(c.Proposals, proposalOrRef{Proposal: pr})
 			list = append(list, resolvedProposal{prop: pr, sender: committer})
 		}
 	}
@@ -79,23 +79,23 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 			if err != nil {
 				return nil, nil, fmt.Errorf("by_value[%d]: %w", i, err)
 			}
-			pr = &proposal{typ: propAdd, add: kp}
+			pr = &proposal{Type: propAdd, KeyPackage: kp}
 		} else {
 			var err error
 			if pr, _, err = g.buildProposal(spec); err != nil {
 				return nil, nil, fmt.Errorf("by_value[%d]: %w", i, err)
 			}
 		}
-		c.proposals = append(c.proposals, proposalOrRef{prop: pr})
+		c.Proposals = append(c.Proposals, proposalOrRef{Proposal: pr})
 		list = append(list, resolvedProposal{prop: pr, sender: committer})
 	}
 	a, err := applyProposals(&g.publicState, list, committer)
 	if err != nil {
 		return nil, nil, err
 	}
-	sc := &StagedCommit{base: g, baseEpoch: g.ctx.epoch, a: a, tree: a.tree, reinit: a.reinit, own: g.own}
+	sc := &StagedCommit{base: g, baseEpoch: g.ctx.Epoch, a: a, tree: a.tree, reinit: a.reinit, own: g.own}
 	newCtx := a.ctx
-	newCtx.epoch = g.ctx.epoch + 1
+	newCtx.Epoch = g.ctx.Epoch + 1
 	commitSecret := keyschedule.ZeroCommitSecret(g.cs)
 	var pend *treekem.Pending
 	if a.pathRequired || opts.ForcePath || ext != nil {
@@ -107,7 +107,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 			sc.own = sender
 		}
 		var cs []byte
-		c.path, pend, cs, err = g.createPath(a, sender, &newCtx, ext)
+		c.Path, pend, cs, err = g.createPath(a, sender, &newCtx, ext)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -128,14 +128,14 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	}
 	sc.priv.Prune(a.tree.t)
 	sc.committer = sc.own
-	newCtx.treeHash = a.tree.rootHash()
+	newCtx.TreeHash = a.tree.rootHash()
 
 	// Frame and sign with the old GroupContext (Section 12.4.1).
 	wf := g.handshakeWireFormat()
 	if ext != nil {
 		wf = framing.WireFormatPublicMessage
 	}
-	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: committer, AuthenticatedData: clone(opts.AuthenticatedData), ContentType: framing.ContentCommit, Body: c.bytes()}
+	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: committer, AuthenticatedData: clone(opts.AuthenticatedData), ContentType: framing.ContentCommit, Body: c.bytes()}
 	ac, err := g.signContent(wf, content)
 	if err != nil {
 		return nil, nil, err
@@ -144,7 +144,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	if err != nil {
 		return nil, nil, err
 	}
-	newCtx.confirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.cs, g.interim, input)
+	newCtx.ConfirmedTranscriptHash = keyschedule.ConfirmedTranscriptHash(g.cs, g.interim, input)
 	sc.ctx = newCtx
 	var init *keyschedule.InitSecret
 	if ext != nil {
@@ -167,8 +167,8 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	}
 	sc.secrets = es.Derive()
 	es.Destroy()
-	sc.confTag = sc.secrets.Confirmation.Tag(newCtx.confirmedTranscriptHash)
-	sc.interim = keyschedule.InterimTranscriptHash(g.cs, newCtx.confirmedTranscriptHash, sc.confTag)
+	sc.confTag = sc.secrets.Confirmation.Tag(newCtx.ConfirmedTranscriptHash)
+	sc.interim = keyschedule.InterimTranscriptHash(g.cs, newCtx.ConfirmedTranscriptHash, sc.confTag)
 	ac.Auth.ConfirmationTag = sc.confTag
 	var msg []byte
 	if ext != nil {
@@ -194,11 +194,11 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		res.RatchetTree = a.tree.marshal()
 	}
 	if len(a.added) > 0 {
-		gi := &groupInfo{ctx: newCtx, confirmationTag: sc.confTag, signer: sc.own}
+		gi := &groupInfo{GroupContext: newCtx, ConfirmationTag: sc.confTag, Signer: sc.own}
 		if !opts.ExternalTree {
-			gi.extensions = append(gi.extensions, Extension{Type: extRatchetTree, Data: a.tree.marshal()})
+			gi.Extensions = append(gi.Extensions, Extension{Type: extRatchetTree, Data: a.tree.marshal()})
 		}
-		if gi.signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
+		if gi.Signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
 			return nil, nil, err
 		}
 		ws, err := joiner.WelcomeSecret(psk)
@@ -210,17 +210,17 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		if err != nil {
 			return nil, nil, err
 		}
-		w := welcome{cipherSuite: uint16(g.cs.ID()), encryptedGroupInfo: encGI, secrets: make([]encryptedGroupSecrets, len(a.added))}
+		w := welcome{CipherSuite: uint16(g.cs.ID()), EncryptedGroupInfo: encGI, Secrets: make([]encryptedGroupSecrets, len(a.added))}
 		plain := make([][]byte, len(a.added))
 		for i, l := range a.added {
-			gs := groupSecrets{joinerSecret: joiner.Bytes(), psks: a.psks}
+			gs := groupSecrets{JoinerSecret: joiner.Bytes(), PSKs: a.psks}
 			if pend != nil {
 				if ps, _, ok := pend.PathSecretFor(tree.LeafIndex(l)); ok {
-					gs.pathSecret = ps
+					gs.PathSecret = ps
 				}
 			}
 			plain[i] = gs.bytes()
-			clear(gs.joinerSecret)
+			clear(gs.JoinerSecret)
 		}
 		// One HPKE encryption per joiner, all with encrypted_group_info as their
 		// context (Section 12.4.3.1): the context is hashed once (it holds the
@@ -232,12 +232,12 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 		}
 		err = parallelFor(len(a.added), func(i int) error {
 			kp := a.addedKPs[i]
-			kem, ct, err := seal.EncryptWithLabel(kp.initKey, plain[i])
+			kem, ct, err := seal.EncryptWithLabel(kp.InitKey, plain[i])
 			clear(plain[i])
 			if err != nil {
 				return err
 			}
-			w.secrets[i] = encryptedGroupSecrets{newMember: g.cs.RefHash(refKeyPackage, kp.raw), secrets: hpkeCiphertext{kem, ct}}
+			w.Secrets[i] = encryptedGroupSecrets{NewMember: g.cs.RefHash(refKeyPackage, kp.Raw), EncryptedGroupSecrets: hpkeCiphertext{kem, ct}}
 			return nil
 		})
 		if err != nil {
@@ -274,13 +274,13 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, ext 
 		return nil, nil, nil, err
 	}
 	pend, err := treekem.Create(t.t, treekem.PathParams{Leaf: tree.LeafIndex(sender), LeafNode: tmpl, Signer: signer,
-		GroupID: g.ctx.groupID, Exclude: leafIndices(a.added), Rand: g.cfg.rand()})
+		GroupID: g.ctx.GroupID, Exclude: leafIndices(a.added), Rand: g.cfg.rand()})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	prov := *newCtx
-	prov.treeHash = t.rootHash()
-	prov.confirmedTranscriptHash = g.ctx.confirmedTranscriptHash
+	prov.TreeHash = t.rootHash()
+	prov.ConfirmedTranscriptHash = g.ctx.ConfirmedTranscriptHash
 	wup, err := pend.Encrypt(prov.bytes())
 	if err != nil {
 		pend.Destroy()

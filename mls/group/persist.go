@@ -99,7 +99,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	})
 	w.Uint8(0)
 	w.Optional(g.reinit != nil, func(w *codec.Builder) {
-		(&proposal{typ: propReInit, reinit: g.reinit}).marshal(w)
+		(&proposal{Type: propReInit, ReInit: g.reinit}).marshal(w)
 	})
 	w.Optional(g.escrowEnc != nil, func(w *codec.Builder) { w.Opaque(g.escrowEnc) })
 	return w.Bytes(), nil
@@ -179,10 +179,10 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	if r.Optional("reinit") {
 		var p proposal
 		p.parse(r)
-		if p.typ != propReInit {
+		if p.Type != propReInit {
 			r.Fail("reinit", codec.ErrBadEnum)
 		}
-		g.reinit = p.reinit
+		g.reinit = p.ReInit
 	}
 	if version >= 2 && r.Optional("escrow_encryption_secret") {
 		g.escrowEnc = r.Opaque("escrow_encryption_secret")
@@ -333,7 +333,7 @@ func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
-	if !bytesEqual(tree.rootHash(), ctx.treeHash) {
+	if !bytesEqual(tree.rootHash(), ctx.TreeHash) {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w: tree hash does not match the GroupContext", ErrInvalid)
 	}
 	p := &PublicGroup{publicState: publicState{cs: s, tree: tree, interim: interim}, proposals: props}

@@ -37,7 +37,7 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 	s := p.cs
 	external := committer.Type == framing.SenderNewMemberCommit
 	a := &applied{tree: p.tree.clone(), ctx: p.ctx}
-	a.ctx.extensions = append([]Extension(nil), p.ctx.extensions...)
+	a.ctx.Extensions = append([]Extension(nil), p.ctx.Extensions...)
 	var nGCE, nExtInit, nReInit, nRemove int
 	touched := map[uint32]bool{}
 	pskKeys := map[string]bool{}
@@ -48,16 +48,16 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 	for i, rp := range list {
 		pr := rp.prop
 		if external {
-			switch pr.typ {
+			switch pr.Type {
 			case propExternalInit, propRemove, propPSK:
 			default:
-				return nil, fmt.Errorf("%w: external commit carries proposal type %d", ErrInvalid, pr.typ)
+				return nil, fmt.Errorf("%w: external commit carries proposal type %d", ErrInvalid, pr.Type)
 			}
 			if rp.ref != nil {
 				return nil, fmt.Errorf("%w: external commit includes a proposal by reference", ErrInvalid)
 			}
 		}
-		switch pr.typ {
+		switch pr.Type {
 		case propAdd:
 		case propUpdate:
 			a.pathRequired = true
@@ -74,28 +74,28 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		case propRemove:
 			a.pathRequired = true
 			nRemove++
-			if p.tree.leaf(pr.remove) == nil {
-				return nil, fmt.Errorf("%w: proposals[%d]: Remove of blank or absent leaf %d", ErrInvalid, i, pr.remove)
+			if p.tree.leaf(pr.Removed) == nil {
+				return nil, fmt.Errorf("%w: proposals[%d]: Remove of blank or absent leaf %d", ErrInvalid, i, pr.Removed)
 			}
-			if committer.Type == framing.SenderMember && pr.remove == committer.Index {
+			if committer.Type == framing.SenderMember && pr.Removed == committer.Index {
 				return nil, fmt.Errorf("%w: proposals[%d]: Remove of the committer", ErrInvalid, i)
 			}
-			if touched[pr.remove] {
-				return nil, fmt.Errorf("%w: proposals[%d]: several Update/Remove for leaf %d", ErrInvalid, i, pr.remove)
+			if touched[pr.Removed] {
+				return nil, fmt.Errorf("%w: proposals[%d]: several Update/Remove for leaf %d", ErrInvalid, i, pr.Removed)
 			}
-			touched[pr.remove] = true
+			touched[pr.Removed] = true
 		case propPSK:
-			if err := checkPSKProposal(p, pr.psk); err != nil {
+			if err := checkPSKProposal(p, pr.PSK); err != nil {
 				return nil, fmt.Errorf("proposals[%d]: %w", i, err)
 			}
-			k := pr.psk.key()
+			k := pr.PSK.key()
 			if pskKeys[k] {
 				return nil, fmt.Errorf("%w: proposals[%d]: duplicate PreSharedKeyID", ErrInvalid, i)
 			}
 			pskKeys[k] = true
 		case propReInit:
 			nReInit++
-			if pr.reinit.version < mls10 {
+			if pr.ReInit.Version < mls10 {
 				return nil, fmt.Errorf("%w: proposals[%d]: ReInit.version below the group's", ErrInvalid, i)
 			}
 		case propExternalInit:
@@ -108,7 +108,7 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 			a.pathRequired = true
 			nGCE++
 		default:
-			return nil, fmt.Errorf("%w: proposals[%d]: unsupported proposal type %d", ErrInvalid, i, pr.typ)
+			return nil, fmt.Errorf("%w: proposals[%d]: unsupported proposal type %d", ErrInvalid, i, pr.Type)
 		}
 	}
 	if nGCE > 1 {
@@ -124,12 +124,12 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 	// run on every core before the list is applied.
 	var adds []int
 	for i, rp := range list {
-		if rp.prop.typ == propAdd {
+		if rp.prop.Type == propAdd {
 			adds = append(adds, i)
 		}
 	}
 	if err := parallelFor(len(adds), func(k int) error {
-		if err := p.verifyKeyPackage(list[adds[k]].prop.add); err != nil {
+		if err := p.verifyKeyPackage(list[adds[k]].prop.KeyPackage); err != nil {
 			return fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, adds[k], err)
 		}
 		return nil
@@ -138,8 +138,8 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 	}
 	// Pass 2: apply in the order of Section 12.3.
 	for _, rp := range list {
-		if rp.prop.typ == propGCE {
-			a.ctx.extensions = rp.prop.exts
+		if rp.prop.Type == propGCE {
+			a.ctx.Extensions = rp.prop.Extensions
 			// Section 12.1.7: every member must support the new extensions.
 			for _, l := range a.tree.leaves() {
 				if err := checkLeafCapabilities(a.tree.leaf(l), &a.ctx); err != nil {
@@ -149,10 +149,10 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		}
 	}
 	for i, rp := range list {
-		if rp.prop.typ != propUpdate {
+		if rp.prop.Type != propUpdate {
 			continue
 		}
-		ln := rp.prop.update
+		ln := rp.prop.LeafNode
 		old := a.tree.leaf(rp.sender.Index)
 		if old == nil {
 			return nil, fmt.Errorf("%w: proposals[%d]: Update from blank leaf", ErrInvalid, i)
@@ -160,7 +160,7 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		if err := p.checkLeaf(ln, leafSourceUpdate, rp.sender.Index, &a.ctx); err != nil {
 			return nil, fmt.Errorf("proposals[%d]: Update: %w", i, err)
 		}
-		if bytes.Equal(ln.encryptionKey, old.encryptionKey) {
+		if bytes.Equal(ln.EncryptionKey, old.EncryptionKey) {
 			return nil, fmt.Errorf("%w: proposals[%d]: Update keeps the encryption key", ErrInvalid, i)
 		}
 		if err := a.tree.updateLeaf(rp.sender.Index, ln); err != nil {
@@ -169,46 +169,46 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 		a.updated = append(a.updated, rp.sender.Index)
 	}
 	for _, rp := range list {
-		if rp.prop.typ != propRemove {
+		if rp.prop.Type != propRemove {
 			continue
 		}
-		a.removedLeaves = append(a.removedLeaves, a.tree.leaf(rp.prop.remove))
-		if err := a.tree.removeLeaf(rp.prop.remove); err != nil {
+		a.removedLeaves = append(a.removedLeaves, a.tree.leaf(rp.prop.Removed))
+		if err := a.tree.removeLeaf(rp.prop.Removed); err != nil {
 			return nil, err
 		}
-		a.removed = append(a.removed, rp.prop.remove)
+		a.removed = append(a.removed, rp.prop.Removed)
 	}
 	var keys *treeKeys // built on the first Add: uniqueness in O(1) per Add
 	for i, rp := range list {
-		if rp.prop.typ != propAdd {
+		if rp.prop.Type != propAdd {
 			continue
 		}
 		if keys == nil {
 			keys = indexTreeKeys(a.tree)
 		}
-		kp := rp.prop.add
-		if err := checkLeafCapabilities(&kp.leaf, &a.ctx); err != nil {
+		kp := rp.prop.KeyPackage
+		if err := checkLeafCapabilities(&kp.LeafNode, &a.ctx); err != nil {
 			return nil, fmt.Errorf("%w: proposals[%d]: Add: %w", ErrInvalid, i, err)
 		}
-		if err := keys.unique(&kp.leaf); err != nil {
+		if err := keys.unique(&kp.LeafNode); err != nil {
 			return nil, fmt.Errorf("proposals[%d]: Add: %w", i, err)
 		}
-		l, err := a.tree.addLeaf(&kp.leaf)
+		l, err := a.tree.addLeaf(&kp.LeafNode)
 		if err != nil {
 			return nil, fmt.Errorf("proposals[%d]: Add: %w", i, err)
 		}
-		keys.add(&kp.leaf, l)
+		keys.add(&kp.LeafNode, l)
 		a.added = append(a.added, l)
 		a.addedKPs = append(a.addedKPs, kp)
 	}
 	for _, rp := range list {
-		switch rp.prop.typ {
+		switch rp.prop.Type {
 		case propPSK:
-			a.psks = append(a.psks, *rp.prop.psk)
+			a.psks = append(a.psks, *rp.prop.PSK)
 		case propExternalInit:
-			a.externalInit = rp.prop.kemOutput
+			a.externalInit = rp.prop.KEMOutput
 		case propReInit:
-			a.reinit = rp.prop.reinit
+			a.reinit = rp.prop.ReInit
 		}
 	}
 	_ = s
@@ -223,15 +223,15 @@ func uniqueLeaf(t *ratchetTree, ln *leafNode, except uint32) error {
 			continue
 		}
 		o := t.wireLeaf(l)
-		if bytes.Equal(o.SignatureKey, ln.signatureKey) {
+		if bytes.Equal(o.SignatureKey, ln.SignatureKey) {
 			return fmt.Errorf("%w: signature key already used by leaf %d", ErrInvalid, l)
 		}
-		if bytes.Equal(o.EncryptionKey, ln.encryptionKey) {
+		if bytes.Equal(o.EncryptionKey, ln.EncryptionKey) {
 			return fmt.Errorf("%w: encryption key already used by leaf %d", ErrInvalid, l)
 		}
 	}
 	for i := uint32(1); i < t.width(); i += 2 {
-		if pub := t.encKey(i); pub != nil && bytes.Equal(pub, ln.encryptionKey) {
+		if pub := t.encKey(i); pub != nil && bytes.Equal(pub, ln.EncryptionKey) {
 			return fmt.Errorf("%w: encryption key already used by parent node %d", ErrInvalid, i)
 		}
 	}
@@ -262,10 +262,10 @@ func indexTreeKeys(t *ratchetTree) *treeKeys {
 }
 
 func (k *treeKeys) unique(ln *leafNode) error {
-	if l, ok := k.sig[string(ln.signatureKey)]; ok {
+	if l, ok := k.sig[string(ln.SignatureKey)]; ok {
 		return fmt.Errorf("%w: signature key already used by leaf %d", ErrInvalid, l)
 	}
-	if x, ok := k.enc[string(ln.encryptionKey)]; ok {
+	if x, ok := k.enc[string(ln.EncryptionKey)]; ok {
 		if isLeafNode(x) {
 			return fmt.Errorf("%w: encryption key already used by leaf %d", ErrInvalid, x/2)
 		}
@@ -275,18 +275,18 @@ func (k *treeKeys) unique(ln *leafNode) error {
 }
 
 func (k *treeKeys) add(ln *leafNode, l uint32) {
-	k.sig[string(ln.signatureKey)] = l
-	k.enc[string(ln.encryptionKey)] = 2 * l
+	k.sig[string(ln.SignatureKey)] = l
+	k.enc[string(ln.EncryptionKey)] = 2 * l
 }
 
 func checkPSKProposal(p *publicState, id *pskID) error {
-	if len(id.nonce) != p.cs.Nh() {
-		return fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.nonce), p.cs.Nh())
+	if len(id.Nonce) != p.cs.Nh() {
+		return fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.Nonce), p.cs.Nh())
 	}
 	// Branch and reinit PSKs appear only in the first commit of a new group
 	// (Sections 11.2, 11.3).
-	if id.typ == pskResumption && id.usage != usageApplication && p.ctx.epoch != 0 {
-		return fmt.Errorf("%w: resumption PSK proposal with usage %d", ErrInvalid, id.usage)
+	if id.Type == pskResumption && id.Usage != usageApplication && p.ctx.Epoch != 0 {
+		return fmt.Errorf("%w: resumption PSK proposal with usage %d", ErrInvalid, id.Usage)
 	}
 	return nil
 }

@@ -28,16 +28,16 @@ func NewPublicGroup(groupInfoMsg, ratchetTree []byte) (*PublicGroup, error) {
 		return nil, fmt.Errorf("mls/group: NewPublicGroup: %w", err)
 	}
 	p := &PublicGroup{publicState: publicState{cs: s, tree: tree}}
-	p.setContext(gi.ctx)
-	p.interim = keyschedule.InterimTranscriptHash(s, gi.ctx.confirmedTranscriptHash, gi.confirmationTag)
+	p.setContext(gi.GroupContext)
+	p.interim = keyschedule.InterimTranscriptHash(s, gi.GroupContext.ConfirmedTranscriptHash, gi.ConfirmationTag)
 	return p, nil
 }
 
 // Epoch returns the current epoch.
-func (p *PublicGroup) Epoch() uint64 { return p.ctx.epoch }
+func (p *PublicGroup) Epoch() uint64 { return p.ctx.Epoch }
 
 // GroupID returns the group id.
-func (p *PublicGroup) GroupID() []byte { return clone(p.ctx.groupID) }
+func (p *PublicGroup) GroupID() []byte { return clone(p.ctx.GroupID) }
 
 // CipherSuite returns the group's cipher suite.
 func (p *PublicGroup) CipherSuite() suite.ID { return p.cs.ID() }
@@ -80,7 +80,7 @@ type PublicStagedCommit struct {
 // Added, Removed and NewEpoch describe the staged commit.
 func (sc *PublicStagedCommit) Added() []uint32   { return append([]uint32(nil), sc.stage.a.added...) }
 func (sc *PublicStagedCommit) Removed() []uint32 { return append([]uint32(nil), sc.stage.a.removed...) }
-func (sc *PublicStagedCommit) NewEpoch() uint64  { return sc.stage.newCtx.epoch }
+func (sc *PublicStagedCommit) NewEpoch() uint64  { return sc.stage.newCtx.Epoch }
 
 // PublicReceived is what PublicGroup.Process found.
 type PublicReceived struct {
@@ -153,8 +153,8 @@ func (p *PublicGroup) Process(msg []byte) (*PublicReceived, error) {
 			return nil, err
 		}
 		out.Kind = KindCommit
-		out.Staged = &PublicStagedCommit{base: p, epoch: p.ctx.epoch, stage: st,
-			interim: keyschedule.InterimTranscriptHash(p.cs, st.newCtx.confirmedTranscriptHash, ac.Auth.ConfirmationTag)}
+		out.Staged = &PublicStagedCommit{base: p, epoch: p.ctx.Epoch, stage: st,
+			interim: keyschedule.InterimTranscriptHash(p.cs, st.newCtx.ConfirmedTranscriptHash, ac.Auth.ConfirmationTag)}
 	default:
 		return nil, fmt.Errorf("%w: application data in a PublicMessage", ErrInvalid)
 	}
@@ -163,7 +163,7 @@ func (p *PublicGroup) Process(msg []byte) (*PublicReceived, error) {
 
 // Merge applies a staged commit to the view.
 func (p *PublicGroup) Merge(sc *PublicStagedCommit) error {
-	if sc == nil || sc.base != p || sc.epoch != p.ctx.epoch {
+	if sc == nil || sc.base != p || sc.epoch != p.ctx.Epoch {
 		return fmt.Errorf("%w: staged commit is not for this group state", ErrInvalid)
 	}
 	p.tree = sc.stage.a.tree

@@ -13,7 +13,7 @@ func (g *Group) ReInitParams() (groupID []byte, cs suite.ID, exts []Extension, o
 	if g.reinit == nil {
 		return nil, 0, nil, false
 	}
-	return clone(g.reinit.groupID), suite.ID(g.reinit.cipherSuite), append([]Extension(nil), g.reinit.extensions...), true
+	return clone(g.reinit.GroupID), suite.ID(g.reinit.CipherSuite), append([]Extension(nil), g.reinit.Extensions...), true
 }
 
 // ownIdentity is this member's basic credential identity.
@@ -64,7 +64,7 @@ func (g *Group) subgroup(cfg Config, opts SubgroupOptions, usage uint8) (*Group,
 	for _, kp := range opts.KeyPackages {
 		specs = append(specs, ProposalSpec{Type: ProposalAdd, KeyPackage: kp})
 	}
-	specs = append(specs, ProposalSpec{Type: ProposalResumptionPSK, Epoch: g.ctx.epoch, pskUsage: usage, pskGroupID: g.GroupID()})
+	specs = append(specs, ProposalSpec{Type: ProposalResumptionPSK, Epoch: g.ctx.Epoch, pskUsage: usage, pskGroupID: g.GroupID()})
 	res, err := ng.Commit(CommitOptions{ByValue: specs, ForcePath: opts.ForcePath, ExternalTree: opts.ExternalTree})
 	if err != nil {
 		return nil, nil, err
@@ -84,8 +84,8 @@ func JoinSubgroup(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTree []by
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: JoinSubgroup: %w", err)
 	}
-	if g.ctx.epoch != 1 {
-		return nil, fmt.Errorf("mls/group: JoinSubgroup: %w: new group is in epoch %d, want 1", ErrInvalid, g.ctx.epoch)
+	if g.ctx.Epoch != 1 {
+		return nil, fmt.Errorf("mls/group: JoinSubgroup: %w: new group is in epoch %d, want 1", ErrInvalid, g.ctx.Epoch)
 	}
 	for _, l := range g.tree.leaves() {
 		id := g.tree.identity(l)

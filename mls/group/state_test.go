@@ -97,7 +97,7 @@ func TestStateRoundTrip(t *testing.T) {
 // real commit).
 func forge(t *testing.T, g *Group, c *commit, tag []byte) []byte {
 	t.Helper()
-	content := framing.FramedContent{GroupID: g.ctx.groupID, Epoch: g.ctx.epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
+	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
 		ContentType: framing.ContentCommit, Body: c.bytes()}
 	ac, err := framing.Sign(g.cs, g.sigPriv, framing.WireFormatPublicMessage, content, g.ctxBytes)
 	if err != nil {
@@ -151,36 +151,36 @@ func TestRejectedCommitLeavesStateUnchanged(t *testing.T) {
 	alice, bob, _, charlieKP := threeMembers(t, cfg)
 	otherSuiteKP, _ := NewKeyPackage(cfg, suite.X25519ChaCha20Poly1305SHA256Ed25519, []byte("dora"))
 	badSigKP, _ := NewKeyPackage(cfg, cs1, []byte("eve"))
-	badSigKP.kp.signature[0] ^= 1
+	badSigKP.kp.Signature[0] ^= 1
 	daveKP, _ := NewKeyPackage(cfg, cs1, []byte("dave"))
 	nonce := bytes.Repeat([]byte{1}, alice.cs.Nh())
-	psk := &pskID{typ: pskExternal, id: []byte("k"), nonce: nonce}
+	psk := &pskID{Type: pskExternal, PSKID: []byte("k"), Nonce: nonce}
 	upd := *bob.tree.leaf(1)
-	upd.source = leafSourceUpdate
+	upd.Source = leafSourceUpdate
 	real := realCommit(t, bob)
 	brokenParentHash := *real
-	bp := *real.path
-	bp.leaf.parentHash = bytes.Repeat([]byte{9}, len(bp.leaf.parentHash))
-	brokenParentHash.path = &bp
+	bp := *real.Path
+	bp.LeafNode.ParentHash = bytes.Repeat([]byte{9}, len(bp.LeafNode.ParentHash))
+	brokenParentHash.Path = &bp
 	shortPath := *real
-	sp := *real.path
-	sp.nodes = sp.nodes[:len(sp.nodes)-1]
-	shortPath.path = &sp
-	v := func(p *proposal) proposalOrRef { return proposalOrRef{prop: p} }
+	sp := *real.Path
+	sp.Nodes = sp.Nodes[:len(sp.Nodes)-1]
+	shortPath.Path = &sp
+	v := func(p *proposal) proposalOrRef { return proposalOrRef{Proposal: p} }
 	cases := map[string]*commit{
 		"empty commit without path":        {},
-		"remove the committer":             {proposals: []proposalOrRef{v(&proposal{typ: propRemove, remove: 1})}, path: real.path},
-		"remove a blank leaf":              {proposals: []proposalOrRef{v(&proposal{typ: propRemove, remove: 7})}, path: real.path},
-		"unknown proposal reference":       {proposals: []proposalOrRef{{ref: bytes.Repeat([]byte{1}, 32)}}},
-		"two GroupContextExtensions":       {proposals: []proposalOrRef{v(&proposal{typ: propGCE}), v(&proposal{typ: propGCE})}, path: real.path},
-		"ExternalInit in a member commit":  {proposals: []proposalOrRef{v(&proposal{typ: propExternalInit, kemOutput: []byte{1}})}, path: real.path},
-		"Add of another cipher suite":      {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: otherSuiteKP.kp})}},
-		"Add with a bad KeyPackage sig":    {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: badSigKP.kp})}},
-		"Add of an existing member's keys": {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: charlieKP.kp})}},
-		"the same KeyPackage added twice":  {proposals: []proposalOrRef{v(&proposal{typ: propAdd, add: daveKP.kp}), v(&proposal{typ: propAdd, add: daveKP.kp})}},
-		"duplicate PSK proposals":          {proposals: []proposalOrRef{v(&proposal{typ: propPSK, psk: psk}), v(&proposal{typ: propPSK, psk: psk})}},
-		"Update from the committer":        {proposals: []proposalOrRef{v(&proposal{typ: propUpdate, update: &upd})}, path: real.path},
-		"ReInit with other proposals":      {proposals: []proposalOrRef{v(&proposal{typ: propReInit, reinit: &reInit{groupID: []byte("x"), version: 1, cipherSuite: 1}}), v(&proposal{typ: propPSK, psk: psk})}},
+		"remove the committer":             {Proposals: []proposalOrRef{v(&proposal{Type: propRemove, Removed: 1})}, Path: real.Path},
+		"remove a blank leaf":              {Proposals: []proposalOrRef{v(&proposal{Type: propRemove, Removed: 7})}, Path: real.Path},
+		"unknown proposal reference":       {Proposals: []proposalOrRef{{Reference: bytes.Repeat([]byte{1}, 32)}}},
+		"two GroupContextExtensions":       {Proposals: []proposalOrRef{v(&proposal{Type: propGCE}), v(&proposal{Type: propGCE})}, Path: real.Path},
+		"ExternalInit in a member commit":  {Proposals: []proposalOrRef{v(&proposal{Type: propExternalInit, KEMOutput: []byte{1}})}, Path: real.Path},
+		"Add of another cipher suite":      {Proposals: []proposalOrRef{v(&proposal{Type: propAdd, KeyPackage: otherSuiteKP.kp})}},
+		"Add with a bad KeyPackage sig":    {Proposals: []proposalOrRef{v(&proposal{Type: propAdd, KeyPackage: badSigKP.kp})}},
+		"Add of an existing member's keys": {Proposals: []proposalOrRef{v(&proposal{Type: propAdd, KeyPackage: charlieKP.kp})}},
+		"the same KeyPackage added twice":  {Proposals: []proposalOrRef{v(&proposal{Type: propAdd, KeyPackage: daveKP.kp}), v(&proposal{Type: propAdd, KeyPackage: daveKP.kp})}},
+		"duplicate PSK proposals":          {Proposals: []proposalOrRef{v(&proposal{Type: propPSK, PSK: psk}), v(&proposal{Type: propPSK, PSK: psk})}},
+		"Update from the committer":        {Proposals: []proposalOrRef{v(&proposal{Type: propUpdate, LeafNode: &upd})}, Path: real.Path},
+		"ReInit with other proposals":      {Proposals: []proposalOrRef{v(&proposal{Type: propReInit, ReInit: &reInit{GroupID: []byte("x"), Version: 1, CipherSuite: 1}}), v(&proposal{Type: propPSK, PSK: psk})}},
 		"path leaf parent_hash broken":     &brokenParentHash,
 		"path one node short":              &shortPath,
 		"wrong confirmation tag":           real,

@@ -37,18 +37,18 @@ func TestWelcomeVectors(t *testing.T) {
 				t.Fatalf("welcome: %v", err)
 			}
 			g := &Group{publicState: publicState{cs: s}}
-			_, gi, joiner, psk, err := g.openWelcome(m.welcome, kp.raw, v.InitPriv, nil)
+			_, gi, joiner, psk, err := g.openWelcome(m.welcome, kp.Raw, v.InitPriv, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.VerifyWithLabel(v.SignerPub, labelGroupInfoTBS, gi.tbs(), gi.signature); err != nil {
+			if err := s.VerifyWithLabel(v.SignerPub, labelGroupInfoTBS, gi.tbs(), gi.Signature); err != nil {
 				t.Fatalf("GroupInfo signature: %v", err)
 			}
-			es, err := joiner.EpochSecret(psk, gi.ctx.bytes())
+			es, err := joiner.EpochSecret(psk, gi.GroupContext.bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !es.Derive().Confirmation.Verify(gi.ctx.confirmedTranscriptHash, gi.confirmationTag) {
+			if !es.Derive().Confirmation.Verify(gi.GroupContext.ConfirmedTranscriptHash, gi.ConfirmationTag) {
 				t.Fatal("confirmation tag does not verify")
 			}
 		})
