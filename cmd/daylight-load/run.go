@@ -285,6 +285,26 @@ func load(ctx context.Context, o options, hc *http.Client, cpu func() (float64, 
 	if err != nil {
 		return nil, err
 	}
+	if pol != nil {
+		// Escrow the groups' first epoch before the measured window, one
+		// member after the other (the first uploads, the others verify), as
+		// members joining at different times would: otherwise every member
+		// would find no record at the same instant and upload its own.
+		err = parallel(ctx, groups, 8, func(g int) error {
+			for _, m := range gsims[g].members {
+				m.mls.mu.Lock()
+				_, err := m.ensureEscrow(ctx, pol)
+				m.mls.mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	groupLen := func(s *sim) int {
 		return len(sims[(s.idx/o.groupSize)*o.groupSize : min((s.idx/o.groupSize+1)*o.groupSize, o.clients)])
 	}
