@@ -257,7 +257,8 @@ step "three trustees release (trustee-0, trustee-2, trustee-4)"
 
 step "the authority decrypts and produces the bundle"
 "$B/daylight-authority" case decrypt --keys "$TMP/authority.keys" --case "$TMP/case.json" --log "$URL/log/" \
-	--retained "$TMP/retained.jsonl" --states "$TMP/states.json" --out "$TMP/messages.jsonl"
+	--retained "$TMP/retained.jsonl" --states "$TMP/states.json" --out "$TMP/messages.jsonl" | tee "$TMP/decrypt.out"
+grep -q "(0 rejected)" "$TMP/decrypt.out" || fail "some retained messages did not decrypt or verify under the epoch states"
 "$B/daylight-authority" case bundle --keys "$TMP/authority.keys" --case "$TMP/case.json" --log "$URL/log/" \
 	--messages "$TMP/messages.jsonl" --out "$TMP/bundle.zip" --append "$URL/v1/log/append" --append-token-file "$TMP/authority.token"
 

@@ -103,7 +103,7 @@ func warrantRecords(r *http.Request, svc *ds.Service, pol *policy.Verified, cpp 
 // refusal wraps ds.ErrForbidden (403) or ds.ErrInvalidInput (400).
 func loggedWarrant(pol *policy.Verified, cpp *accesslog.CheckpointPolicy, req *WarrantRecordsRequest, now uint64) (*warrant.Verified, error) {
 	forbid := func(what string, err error) error {
-		return fmt.Errorf("warrant records: %s: %v: %w", what, err, ds.ErrForbidden)
+		return fmt.Errorf("lawful access: %s: %v: %w", what, err, ds.ErrForbidden)
 	}
 	ws, err := warrant.ParseSigned(req.Warrant)
 	if err != nil {
