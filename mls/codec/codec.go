@@ -158,6 +158,10 @@ func (b *Builder) Vector(f func(b *Builder)) {
 	})
 }
 
+// Append lets an append-style encoder (such as mls/wire's Append methods)
+// write into the Builder: b.Append(v.Append).
+func (b *Builder) Append(f func(b []byte) []byte) { b.buf = f(b.buf) }
+
 // Optional appends optional<T>.
 func (b *Builder) Optional(present bool, f func(b *Builder)) {
 	if !present {

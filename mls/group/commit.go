@@ -52,7 +52,7 @@ func (sc *StagedCommit) RemovesSelf() bool { return sc.removed }
 
 // Extensions returns the GroupContext extensions of the new epoch.
 func (sc *StagedCommit) Extensions() []Extension {
-	return append([]Extension(nil), sc.ctx.Extensions...)
+	return fromWireExtensions(sc.ctx.Extensions)
 }
 
 // EpochAuthenticator returns the new epoch's epoch_authenticator (nil if removed).
@@ -169,7 +169,7 @@ func (p *publicState) stagePublic(ac *framing.AuthenticatedContent, cache []cach
 func (a *applied) removedLeavesIdentity(r uint32, ln *leafNode) bool {
 	for i, x := range a.removed {
 		if x == r {
-			return a.removedLeaves[i].Credential.equal(&ln.Credential)
+			return a.removedLeaves[i].Credential.Equal(&ln.Credential)
 		}
 	}
 	return false
@@ -218,7 +218,7 @@ func (g *Group) stageReceived(ac *framing.AuthenticatedContent) (*StagedCommit, 
 		// derive the path keys to the root and check them against the tree.
 		prov := ps.newCtx
 		prov.ConfirmedTranscriptHash = g.ctx.ConfirmedTranscriptHash
-		secret, err := priv.Decrypt(a.tree.t, tree.LeafIndex(ps.senderLeaf), ps.path, prov.bytes(), leafIndices(a.added))
+		secret, err := priv.Decrypt(a.tree.t, tree.LeafIndex(ps.senderLeaf), ps.path, prov.Marshal(), leafIndices(a.added))
 		if err != nil {
 			priv.Destroy()
 			return nil, fmt.Errorf("%w: UpdatePath: %w", ErrInvalid, err)
@@ -260,7 +260,7 @@ func (g *Group) deriveStaged(sc *StagedCommit, init *keyschedule.InitSecret, com
 	if err != nil {
 		return err
 	}
-	ctxBytes := sc.ctx.bytes()
+	ctxBytes := sc.ctx.Marshal()
 	joiner, err := init.JoinerSecret(commitSecret, ctxBytes)
 	if err != nil {
 		return err
@@ -312,7 +312,7 @@ func (p *publicState) applyPath(a *applied, sender uint32, up *updatePath, exter
 			return nil, fmt.Errorf("%w: UpdatePath public key already in the tree", ErrInvalid)
 		}
 	}
-	wup, err := wire.ParseUpdatePath(up.bytes())
+	wup, err := wire.ParseUpdatePath(up.Marshal())
 	if err != nil {
 		return nil, fmt.Errorf("%w: UpdatePath: %w", ErrInvalid, err)
 	}
@@ -458,7 +458,7 @@ func (g *Group) Propose(spec ProposalSpec) ([]byte, error) {
 		}
 	}
 	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
-		ContentType: framing.ContentProposal, Body: pr.bytes()}
+		ContentType: framing.ContentProposal, Body: pr.Marshal()}
 	ac, err := g.signContent(g.handshakeWireFormat(), content)
 	if err != nil {
 		return nil, err
@@ -509,8 +509,8 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		ln.EncryptionKey = pub
 		ln.Source = leafSourceUpdate
 		ln.ParentHash = nil
-		ln.NotBefore, ln.NotAfter = 0, 0
-		if ln.Signature, err = g.signWithLabel(labelLeafNodeTBS, ln.tbs(g.ctx.GroupID, g.own)); err != nil {
+		ln.Lifetime.NotBefore, ln.Lifetime.NotAfter = 0, 0
+		if ln.Signature, err = g.signWithLabel(labelLeafNodeTBS, ln.AppendTBS(nil, g.ctx.GroupID, g.own)); err != nil {
 			return nil, nil, err
 		}
 		return &proposal{Type: propUpdate, LeafNode: &ln}, &keyPair{priv, pub}, nil
@@ -541,14 +541,14 @@ func (g *Group) buildProposal(spec ProposalSpec) (*proposal, *keyPair, error) {
 		if spec.Type == ProposalResumptionPSK {
 			id = &pskID{Type: pskResumption, Usage: usageApplication, PSKGroupID: clone(g.ctx.GroupID), PSKEpoch: spec.Epoch, Nonce: nonce}
 			if spec.pskUsage != 0 {
-				id.Usage, id.PSKGroupID = spec.pskUsage, clone(spec.pskGroupID)
+				id.Usage, id.PSKGroupID = wire.ResumptionPSKUsage(spec.pskUsage), clone(spec.pskGroupID)
 			}
 		}
 		return &proposal{Type: propPSK, PSK: id}, nil, nil
 	case ProposalGroupContextExtensions:
-		return &proposal{Type: propGCE, Extensions: append([]Extension{}, spec.Extensions...)}, nil, nil
+		return &proposal{Type: propGCE, Extensions: nonNil(toWireExtensions(spec.Extensions))}, nil, nil
 	case ProposalReInit:
-		return &proposal{Type: propReInit, ReInit: &reInit{GroupID: clone(spec.GroupID), Version: mls10, CipherSuite: uint16(spec.CipherSuite), Extensions: append([]Extension{}, spec.Extensions...)}}, nil, nil
+		return &proposal{Type: propReInit, ReInit: &reInit{GroupID: clone(spec.GroupID), Version: mls10, CipherSuite: wire.CipherSuite(spec.CipherSuite), Extensions: nonNil(toWireExtensions(spec.Extensions))}}, nil, nil
 	}
 	return nil, nil, fmt.Errorf("%w: proposal type %d", ErrUnsupported, spec.Type)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // GroupInfo returns a signed MLSMessage(GroupInfo) for the current epoch with the
@@ -21,19 +22,17 @@ func (g *Group) GroupInfo(externalTree bool) (groupInfoMsg, ratchetTree []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var ep codec.Builder
-	ep.Opaque(pub)
-	gi := &groupInfo{GroupContext: g.ctx, ConfirmationTag: g.confTag, Signer: g.own, Extensions: []Extension{{Type: extExternalPub, Data: ep.Bytes()}}}
+	gi := &groupInfo{GroupContext: g.ctx, ConfirmationTag: g.confTag, Signer: g.own, Extensions: wire.Extensions{{Type: extExternalPub, Data: wire.AppendExternalPub(nil, pub)}}}
 	tree := g.tree.marshal()
 	if externalTree {
 		ratchetTree = tree
 	} else {
-		gi.Extensions = append(gi.Extensions, Extension{Type: extRatchetTree, Data: tree})
+		gi.Extensions = append(gi.Extensions, wire.Extension{Type: extRatchetTree, Data: tree})
 	}
-	if gi.Signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
+	if gi.Signature, err = g.signWithLabel(labelGroupInfoTBS, gi.AppendTBS(nil)); err != nil {
 		return nil, nil, err
 	}
-	body := gi.bytes()
+	body := gi.Marshal()
 	return mlsMessageBytes(wireFormatGroupInfo, func(w *codec.Builder) { w.Raw(body) }), ratchetTree, nil
 }
 
@@ -72,9 +71,8 @@ func externalJoin(cfg Config, groupInfoMsg []byte, opts ExternalJoinOptions) (*G
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: GroupInfo has no external_pub extension", ErrInvalid)
 	}
-	r := codec.NewReader(epData)
-	externalPub := r.Opaque("external_pub")
-	if err := r.Finish("external_pub"); err != nil {
+	externalPub, err := wire.ParseExternalPub(epData)
+	if err != nil {
 		return nil, nil, err
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: tree, validateCredential: cfg.CredentialValidator}, pendingUpdates: map[string]keyPair{},

@@ -3,10 +3,12 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // ExternalSigner is a party outside the group, listed in the group's
@@ -16,7 +18,7 @@ type ExternalSigner struct {
 	cfg     Config
 	cs      *suite.Suite
 	sigPriv []byte
-	sender  externalSender
+	sender  wire.ExternalSender
 }
 
 // NewExternalSigner creates a signer with a fresh signature key and a basic
@@ -30,45 +32,35 @@ func NewExternalSigner(cfg Config, cs suite.ID, identity []byte) (*ExternalSigne
 	if err != nil {
 		return nil, err
 	}
-	return &ExternalSigner{cfg: cfg, cs: s, sigPriv: priv, sender: externalSender{signatureKey: pub, cred: credential{Type: credentialBasic, Identity: clone(identity)}}}, nil
-}
-
-func (e *externalSender) marshal(w *codec.Builder) {
-	w.Opaque(e.signatureKey)
-	e.cred.marshal(w)
+	return &ExternalSigner{cfg: cfg, cs: s, sigPriv: priv, sender: wire.ExternalSender{SignatureKey: pub, Credential: credential{Type: credentialBasic, Identity: clone(identity)}}}, nil
 }
 
 // ExternalSender returns the encoded ExternalSender entry for the
 // external_senders extension.
 func (x *ExternalSigner) ExternalSender() []byte {
-	var w codec.Builder
-	x.sender.marshal(&w)
-	return w.Bytes()
+	return x.sender.Append(nil)
 }
 
 // ProposeAddExternalSender proposes a GroupContextExtensions that appends the
 // encoded ExternalSender to the external_senders extension.
 func (g *Group) ProposeAddExternalSender(encoded []byte) ([]byte, error) {
-	r := codec.NewReader(encoded)
-	var es externalSender
-	es.signatureKey = r.Opaque("external_sender.signature_key")
-	es.cred.parse(r)
-	if err := r.Finish("external_sender"); err != nil {
+	es, err := wire.ParseExternalSender(encoded)
+	if err != nil {
 		return nil, fmt.Errorf("mls/group: ExternalSender: %w", err)
 	}
 	var exts []Extension
-	var list []byte
+	var list []wire.ExternalSender
 	for _, e := range g.ctx.Extensions {
 		if e.Type == extExternalSenders {
-			rr := codec.NewReader(e.Data)
-			list = rr.Opaque("external_senders")
+			if list, err = wire.ParseExternalSenders(e.Data); err != nil {
+				return nil, fmt.Errorf("mls/group: external_senders: %w", err)
+			}
 			continue
 		}
-		exts = append(exts, e)
+		exts = append(exts, Extension{Type: uint16(e.Type), Data: e.Data})
 	}
-	var w codec.Builder
-	w.Opaque(append(clone(list), encoded...))
-	exts = append(exts, Extension{Type: extExternalSenders, Data: w.Bytes()})
+	list = append(slices.Clip(list), *es)
+	exts = append(exts, Extension{Type: extExternalSenders, Data: wire.AppendExternalSenders(nil, list)})
 	return g.Propose(ProposalSpec{Type: ProposalGroupContextExtensions, Extensions: exts})
 }
 
@@ -114,7 +106,7 @@ func (x *ExternalSigner) Propose(groupInfoMsg, ratchetTree []byte, spec Proposal
 	}
 	index := -1
 	for i, e := range senders {
-		if bytes.Equal(e.signatureKey, x.sender.signatureKey) {
+		if bytes.Equal(e.SignatureKey, x.sender.SignatureKey) {
 			index = i
 		}
 	}
@@ -133,7 +125,7 @@ func (x *ExternalSigner) Propose(groupInfoMsg, ratchetTree []byte, spec Proposal
 }
 
 func signOutsider(s *suite.Suite, sigPriv []byte, sender framing.Sender, ctx *groupContext, pr *proposal) ([]byte, error) {
-	content := framing.FramedContent{GroupID: ctx.GroupID, Epoch: ctx.Epoch, Sender: sender, ContentType: framing.ContentProposal, Body: pr.bytes()}
+	content := framing.FramedContent{GroupID: ctx.GroupID, Epoch: ctx.Epoch, Sender: sender, ContentType: framing.ContentProposal, Body: pr.Marshal()}
 	ac, err := framing.Sign(s, sigPriv, framing.WireFormatPublicMessage, content, nil)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func FuzzParseCommit(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(c.bytes(), b) {
+		if !bytes.Equal(c.Marshal(), b) {
 			t.Fatalf("round trip differs")
 		}
 	})

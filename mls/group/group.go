@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/secrettree"
@@ -101,7 +100,7 @@ func (g *Group) EscrowSecrets() (encryptionSecret, senderDataSecret []byte, ok b
 func (g *Group) Extensions() []Extension {
 	out := make([]Extension, len(g.ctx.Extensions))
 	for i, e := range g.ctx.Extensions {
-		out[i] = Extension{Type: e.Type, Data: clone(e.Data)}
+		out[i] = Extension{Type: uint16(e.Type), Data: clone(e.Data)}
 	}
 	return out
 }
@@ -162,12 +161,12 @@ type publicState struct {
 
 func (p *publicState) setContext(c groupContext) {
 	p.ctx = c
-	p.ctxBytes = c.bytes()
+	p.ctxBytes = c.Marshal()
 }
 
 // checkLeaf validates a LeafNode arriving in an Update or a Commit path for leaf
 // index leaf (Section 7.3).
-func (p *publicState) checkLeaf(ln *leafNode, source uint8, leaf uint32, ctx *groupContext) error {
+func (p *publicState) checkLeaf(ln *leafNode, source wire.LeafNodeSource, leaf uint32, ctx *groupContext) error {
 	if ln.Source != source {
 		return fmt.Errorf("%w: leaf_node_source %d, want %d", ErrInvalid, ln.Source, source)
 	}
@@ -189,11 +188,7 @@ func (p *publicState) checkCredential(ln *leafNode) error {
 	if p.validateCredential == nil {
 		return nil
 	}
-	wl, err := toWireLeaf(ln)
-	if err != nil {
-		return err
-	}
-	if err := checkWireCredential(p.validateCredential, wl); err != nil {
+	if err := checkWireCredential(p.validateCredential, ln); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
@@ -215,11 +210,7 @@ func (p *publicState) verifyKeyPackage(kp *keyPackage) error {
 	if p.validateCredential == nil {
 		return nil
 	}
-	wl, err := toWireLeaf(&kp.LeafNode)
-	if err != nil {
-		return err
-	}
-	if err := checkWireCredential(p.validateCredential, wl); err != nil {
+	if err := checkWireCredential(p.validateCredential, &kp.LeafNode); err != nil {
 		return fmt.Errorf("mls/group: KeyPackage: %w", err)
 	}
 	return nil
@@ -276,7 +267,7 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt, validateCredential: cfg.CredentialValidator}, sigPriv: kp.SignaturePriv,
 		priv: treekem.NewPrivateState(s, 0, kp.EncryptionPriv), pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	g.setContext(groupContext{Version: mls10, CipherSuite: uint16(cs), GroupID: clone(groupID), TreeHash: g.tree.rootHash(), ConfirmedTranscriptHash: []byte{}})
+	g.setContext(groupContext{Version: mls10, CipherSuite: wire.CipherSuite(cs), GroupID: clone(groupID), TreeHash: g.tree.rootHash(), ConfirmedTranscriptHash: []byte{}})
 	// A fresh random init secret and a zero commit secret give a random epoch secret.
 	rnd := make([]byte, s.Nh())
 	if _, err := io.ReadFull(cfg.rand(), rnd); err != nil {
@@ -376,7 +367,7 @@ func join(cfg Config, kp *KeyPackageBundle, welcomeMsg, ratchetTreeBytes []byte,
 	}
 	// Find our own leaf (Section 12.4.3.1: the KeyPackage's leaf node).
 	own := -1
-	mine := kp.kp.LeafNode.bytes()
+	mine := kp.kp.LeafNode.Marshal()
 	for _, l := range tree.leaves() {
 		if wl := tree.wireLeaf(l); bytes.Equal(wl.EncryptionKey, kp.kp.LeafNode.EncryptionKey) && bytes.Equal(wl.Marshal(), mine) {
 			own = int(l)
@@ -434,7 +425,7 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("EncryptedGroupSecrets: %w", err)
 	}
-	gs, err := parseGroupSecrets(clone(gsBytes))
+	gs, err := wire.ParseGroupSecrets(clone(gsBytes))
 	clear(gsBytes)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -456,13 +447,11 @@ func (g *Group) openWelcome(w *welcome, kpRaw, initPriv []byte, resumptionSource
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("Welcome.encrypted_group_info: %w", err)
 	}
-	r := codec.NewReader(giBytes)
-	var gi groupInfo
-	gi.parse(r)
-	if err := r.Finish("group_info"); err != nil {
+	gi, err := wire.ParseGroupInfo(giBytes)
+	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("GroupInfo: %w", err)
 	}
-	return gs, &gi, joiner, psk, nil
+	return gs, gi, joiner, psk, nil
 }
 
 func treeFromGroupInfo(s *suite.Suite, gi *groupInfo, external []byte) (*ratchetTree, error) {
@@ -482,7 +471,7 @@ func verifyGroupInfoAndTree(s *suite.Suite, gi *groupInfo, tree *ratchetTree, va
 	if signer == nil {
 		return fmt.Errorf("%w: GroupInfo.signer %d is not a member", ErrInvalid, gi.Signer)
 	}
-	if err := s.VerifyWithLabel(signer.SignatureKey, labelGroupInfoTBS, gi.tbs(), gi.Signature); err != nil {
+	if err := s.VerifyWithLabel(signer.SignatureKey, labelGroupInfoTBS, gi.AppendTBS(nil), gi.Signature); err != nil {
 		return fmt.Errorf("%w: GroupInfo.signature: %w", ErrInvalid, err)
 	}
 	if !bytes.Equal(tree.rootHash(), gi.GroupContext.TreeHash) {
@@ -566,21 +555,21 @@ func checkLeafCapabilities(ln *leafNode, ctx *groupContext) error {
 		}
 	}
 	if data, ok := findExtension(ctx.Extensions, extRequiredCapabilities); ok {
-		rc, err := parseRequiredCapabilities(data)
+		rc, err := wire.ParseRequiredCapabilities(data)
 		if err != nil {
 			return err
 		}
-		for _, e := range rc.extensions {
+		for _, e := range rc.Extensions {
 			if e > extExternalSenders && !hasU16(ln.Capabilities.Extensions, e) {
 				return fmt.Errorf("required extension %d not supported", e)
 			}
 		}
-		for _, p := range rc.proposals {
+		for _, p := range rc.Proposals {
 			if p > propGCE && !hasU16(ln.Capabilities.Proposals, p) {
 				return fmt.Errorf("required proposal %d not supported", p)
 			}
 		}
-		for _, c := range rc.credentials {
+		for _, c := range rc.Credentials {
 			if c != credentialBasic && c != credentialX509 && !hasU16(ln.Capabilities.Credentials, c) {
 				return fmt.Errorf("required credential %d not supported", c)
 			}
@@ -592,21 +581,6 @@ func checkLeafCapabilities(ln *leafNode, ctx *groupContext) error {
 		}
 	}
 	return nil
-}
-
-type requiredCapabilities struct{ extensions, proposals, credentials []uint16 }
-
-func parseRequiredCapabilities(b []byte) (*requiredCapabilities, error) {
-	r := codec.NewReader(b)
-	rc := &requiredCapabilities{
-		extensions:  parseU16s(r, "required_capabilities.extension_types"),
-		proposals:   parseU16s(r, "required_capabilities.proposal_types"),
-		credentials: parseU16s(r, "required_capabilities.credential_types"),
-	}
-	if err := r.Finish("required_capabilities"); err != nil {
-		return nil, fmt.Errorf("mls/group: RequiredCapabilities: %w", err)
-	}
-	return rc, nil
 }
 
 // pskSecret resolves PreSharedKeyIDs in order (Section 8.4).
@@ -650,7 +624,7 @@ func (g *Group) pskSecret(ids []pskID, source *Group) (*keyschedule.PSKSecret, e
 		if len(id.Nonce) != g.cs.Nh() {
 			return nil, fmt.Errorf("%w: psk_nonce length %d, want %d", ErrInvalid, len(id.Nonce), g.cs.Nh())
 		}
-		psks = append(psks, keyschedule.PSK{ID: id.bytes(), Secret: secret})
+		psks = append(psks, keyschedule.PSK{ID: id.Marshal(), Secret: secret})
 	}
 	return keyschedule.ComputePSKSecret(g.cs, psks)
 }

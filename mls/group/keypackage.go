@@ -7,6 +7,7 @@ import (
 
 	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 const (
@@ -41,16 +42,16 @@ func (b *KeyPackageBundle) Ref() ([]byte, error) {
 
 // defaultCapabilities lists what this engine supports (RFC 9420, Section 7.2):
 // MLS 1.0, every suite mls/suite implements, the basic credential.
-func defaultCapabilities(cs uint16) capabilities {
-	suites := []uint16{cs}
-	for _, id := range []uint16{1, 2, 3, 4, 5, 6, 7, 0x4D} {
+func defaultCapabilities(cs wire.CipherSuite) wire.Capabilities {
+	suites := []wire.CipherSuite{cs}
+	for _, id := range []wire.CipherSuite{1, 2, 3, 4, 5, 6, 7, 0x4D} {
 		if id != cs {
 			if _, err := suite.Lookup(suite.ID(id)); err == nil {
 				suites = append(suites, id)
 			}
 		}
 	}
-	return capabilities{Versions: []uint16{mls10}, CipherSuites: suites, Credentials: []uint16{credentialBasic}}
+	return wire.Capabilities{Versions: []wire.ProtocolVersion{mls10}, CipherSuites: suites, Credentials: []wire.CredentialType{credentialBasic}}
 }
 
 // NewKeyPackage creates a KeyPackage for identity with a basic credential and fresh
@@ -85,21 +86,18 @@ func newKeyPackageWithSigner(cfg Config, s *suite.Suite, identity, sigPriv, sigP
 		EncryptionKey: encPub,
 		SignatureKey:  sigPub,
 		Credential:    credential{Type: credentialBasic, Identity: clone(identity)},
-		Capabilities:  defaultCapabilities(uint16(s.ID())),
+		Capabilities:  defaultCapabilities(wire.CipherSuite(s.ID())),
 		Source:        leafSourceKeyPackage,
-		NotBefore:     uint64(now.Add(-time.Hour).Unix()),
-		NotAfter:      uint64(now.Add(life).Unix()),
+		Lifetime:      wire.Lifetime{NotBefore: uint64(now.Add(-time.Hour).Unix()), NotAfter: uint64(now.Add(life).Unix())},
 	}
-	if ln.Signature, err = s.SignWithLabel(sigPriv, labelLeafNodeTBS, ln.tbs(nil, 0)); err != nil {
+	if ln.Signature, err = s.SignWithLabel(sigPriv, labelLeafNodeTBS, ln.AppendTBS(nil, nil, 0)); err != nil {
 		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
 	}
-	kp := &keyPackage{Version: mls10, CipherSuite: uint16(s.ID()), InitKey: initPub, LeafNode: ln}
-	if kp.Signature, err = s.SignWithLabel(sigPriv, labelKeyPackageTBS, kp.tbs()); err != nil {
+	kp := &keyPackage{Version: mls10, CipherSuite: wire.CipherSuite(s.ID()), InitKey: initPub, LeafNode: ln}
+	if kp.Signature, err = s.SignWithLabel(sigPriv, labelKeyPackageTBS, kp.AppendTBS(nil)); err != nil {
 		return nil, fmt.Errorf("mls/group: NewKeyPackage: %w", err)
 	}
-	var w codec.Builder
-	kp.marshal(&w)
-	kp.Raw = w.Bytes()
+	kp.Raw = kp.Marshal()
 	msg := mlsMessageBytes(wireFormatKeyPackage, func(w *codec.Builder) { w.Raw(kp.Raw) })
 	return &KeyPackageBundle{Message: msg, InitPriv: initPriv, EncryptionPriv: encPriv, SignaturePriv: sigPriv, kp: kp}, nil
 }
@@ -132,10 +130,8 @@ func parseKeyPackageAny(b []byte) (*keyPackage, error) {
 		}
 		return m.keyPackage, nil
 	}
-	r := codec.NewReader(b)
-	kp := new(keyPackage)
-	kp.parse(r)
-	if err := r.Finish("key_package"); err != nil {
+	kp, err := wire.ParseKeyPackage(b)
+	if err != nil {
 		return nil, fmt.Errorf("mls/group: KeyPackage: %w", err)
 	}
 	return kp, nil
@@ -147,7 +143,7 @@ func verifyKeyPackage(s *suite.Suite, kp *keyPackage) error {
 	if kp.Version != mls10 {
 		return fmt.Errorf("mls/group: KeyPackage.version %d", kp.Version)
 	}
-	if kp.CipherSuite != uint16(s.ID()) {
+	if kp.CipherSuite != wire.CipherSuite(s.ID()) {
 		return fmt.Errorf("mls/group: KeyPackage.cipher_suite %d does not match the group's %d", kp.CipherSuite, s.ID())
 	}
 	if kp.LeafNode.Source != leafSourceKeyPackage {
@@ -159,7 +155,7 @@ func verifyKeyPackage(s *suite.Suite, kp *keyPackage) error {
 	if err := s.ValidateHPKEPublicKey(kp.InitKey); err != nil {
 		return fmt.Errorf("mls/group: KeyPackage.init_key: %w", err)
 	}
-	if err := s.VerifyWithLabel(kp.LeafNode.SignatureKey, labelKeyPackageTBS, kp.tbs(), kp.Signature); err != nil {
+	if err := s.VerifyWithLabel(kp.LeafNode.SignatureKey, labelKeyPackageTBS, kp.AppendTBS(nil), kp.Signature); err != nil {
 		return fmt.Errorf("mls/group: KeyPackage.signature: %w", err)
 	}
 	if err := verifyLeafSignature(s, &kp.LeafNode, nil, 0); err != nil {
@@ -169,7 +165,7 @@ func verifyKeyPackage(s *suite.Suite, kp *keyPackage) error {
 }
 
 func verifyLeafSignature(s *suite.Suite, ln *leafNode, groupID []byte, leaf uint32) error {
-	if err := s.VerifyWithLabel(ln.SignatureKey, labelLeafNodeTBS, ln.tbs(groupID, leaf), ln.Signature); err != nil {
+	if err := s.VerifyWithLabel(ln.SignatureKey, labelLeafNodeTBS, ln.AppendTBS(nil, groupID, leaf), ln.Signature); err != nil {
 		return fmt.Errorf("mls/group: LeafNode.signature (leaf %d): %w", leaf, err)
 	}
 	return nil

@@ -6,36 +6,32 @@ import (
 
 	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // bodyParser finds the end of a serialized Proposal or Commit for mls/framing.
 func bodyParser(ct framing.ContentType, data []byte) (int, error) {
 	r := codec.NewReader(data)
+	var err error
 	switch ct {
 	case framing.ContentProposal:
-		var p proposal
-		p.parse(r)
+		p := wire.DecodeProposal(r)
+		if r.Err() == nil {
+			err = checkKnownProposal(p)
+		}
 	case framing.ContentCommit:
-		r.Vector("commit.proposals", func(r *codec.Reader) {
-			switch t := r.Uint8("proposal_or_ref.type"); t {
-			case 1:
-				var p proposal
-				p.parse(r)
-			case 2:
-				r.Opaque("proposal_or_ref.reference")
-			default:
-				r.Fail("proposal_or_ref.type", codec.ErrBadEnum)
-			}
-		})
-		if r.Optional("commit.path") {
-			var u updatePath
-			u.parse(r)
+		c := wire.DecodeCommit(r)
+		if r.Err() == nil {
+			err = checkKnownProposals(c)
 		}
 	default:
 		return 0, fmt.Errorf("mls/group: no body parser for %v", ct)
 	}
 	if r.Err() != nil {
 		return 0, r.Err()
+	}
+	if err != nil {
+		return 0, err
 	}
 	return r.Offset(), nil
 }
@@ -140,7 +136,7 @@ func (p *publicState) verifySender(ac *framing.AuthenticatedContent) error {
 		if int(snd.Index) >= len(senders) {
 			return fmt.Errorf("%w: external sender index %d", ErrInvalid, snd.Index)
 		}
-		pub = senders[snd.Index].signatureKey
+		pub = senders[snd.Index].SignatureKey
 	case framing.SenderNewMemberProposal:
 		if ac.Content.ContentType != framing.ContentProposal {
 			return fmt.Errorf("%w: new_member_proposal sender on non-proposal", ErrInvalid)
@@ -164,25 +160,13 @@ func (p *publicState) verifySender(ac *framing.AuthenticatedContent) error {
 	return nil
 }
 
-type externalSender struct {
-	signatureKey []byte
-	cred         credential
-}
-
-func (p *publicState) externalSenders() ([]externalSender, error) {
+func (p *publicState) externalSenders() ([]wire.ExternalSender, error) {
 	data, ok := findExtension(p.ctx.Extensions, extExternalSenders)
 	if !ok {
 		return nil, fmt.Errorf("%w: external sender but no external_senders extension", ErrInvalid)
 	}
-	r := codec.NewReader(data)
-	var out []externalSender
-	r.Vector("external_senders", func(r *codec.Reader) {
-		var e externalSender
-		e.signatureKey = r.Opaque("external_sender.signature_key")
-		e.cred.parse(r)
-		out = append(out, e)
-	})
-	if err := r.Finish("external_senders"); err != nil {
+	out, err := wire.ParseExternalSenders(data)
+	if err != nil {
 		return nil, fmt.Errorf("mls/group: external_senders: %w", err)
 	}
 	return out, nil

@@ -135,7 +135,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	if ext != nil {
 		wf = framing.WireFormatPublicMessage
 	}
-	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: committer, AuthenticatedData: clone(opts.AuthenticatedData), ContentType: framing.ContentCommit, Body: c.bytes()}
+	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: committer, AuthenticatedData: clone(opts.AuthenticatedData), ContentType: framing.ContentCommit, Body: c.Marshal()}
 	ac, err := g.signContent(wf, content)
 	if err != nil {
 		return nil, nil, err
@@ -156,7 +156,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	if err != nil {
 		return nil, nil, err
 	}
-	ctxBytes := newCtx.bytes()
+	ctxBytes := newCtx.Marshal()
 	joiner, err := init.JoinerSecret(commitSecret, ctxBytes)
 	if err != nil {
 		return nil, nil, err
@@ -196,21 +196,21 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 	if len(a.added) > 0 {
 		gi := &groupInfo{GroupContext: newCtx, ConfirmationTag: sc.confTag, Signer: sc.own}
 		if !opts.ExternalTree {
-			gi.Extensions = append(gi.Extensions, Extension{Type: extRatchetTree, Data: a.tree.marshal()})
+			gi.Extensions = append(gi.Extensions, wire.Extension{Type: extRatchetTree, Data: a.tree.marshal()})
 		}
-		if gi.Signature, err = g.signWithLabel(labelGroupInfoTBS, gi.tbs()); err != nil {
+		if gi.Signature, err = g.signWithLabel(labelGroupInfoTBS, gi.AppendTBS(nil)); err != nil {
 			return nil, nil, err
 		}
 		ws, err := joiner.WelcomeSecret(psk)
 		if err != nil {
 			return nil, nil, err
 		}
-		encGI, err := ws.SealGroupInfo(gi.bytes())
+		encGI, err := ws.SealGroupInfo(gi.Marshal())
 		ws.Destroy()
 		if err != nil {
 			return nil, nil, err
 		}
-		w := welcome{CipherSuite: uint16(g.cs.ID()), EncryptedGroupInfo: encGI, Secrets: make([]encryptedGroupSecrets, len(a.added))}
+		w := welcome{CipherSuite: wire.CipherSuite(g.cs.ID()), EncryptedGroupInfo: encGI, Secrets: make([]encryptedGroupSecrets, len(a.added))}
 		plain := make([][]byte, len(a.added))
 		for i, l := range a.added {
 			gs := groupSecrets{JoinerSecret: joiner.Bytes(), PSKs: a.psks}
@@ -219,7 +219,7 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 					gs.PathSecret = ps
 				}
 			}
-			plain[i] = gs.bytes()
+			plain[i] = gs.Marshal()
 			clear(gs.JoinerSecret)
 		}
 		// One HPKE encryption per joiner, all with encrypted_group_info as their
@@ -237,15 +237,13 @@ func (g *Group) createCommit(opts CommitOptions, ext *externalJoinInput) (*Commi
 			if err != nil {
 				return err
 			}
-			w.Secrets[i] = encryptedGroupSecrets{NewMember: g.cs.RefHash(refKeyPackage, kp.Raw), EncryptedGroupSecrets: hpkeCiphertext{kem, ct}}
+			w.Secrets[i] = encryptedGroupSecrets{NewMember: g.cs.RefHash(refKeyPackage, kp.Raw), EncryptedGroupSecrets: hpkeCiphertext{KEMOutput: kem, Ciphertext: ct}}
 			return nil
 		})
 		if err != nil {
 			return nil, nil, err
 		}
-		var wb codec.Builder
-		w.marshal(&wb)
-		res.Welcome = mlsMessageBytes(wireFormatWelcome, func(b *codec.Builder) { b.Raw(wb.Bytes()) })
+		res.Welcome = mlsMessageBytes(wireFormatWelcome, func(b *codec.Builder) { b.Append(w.Append) })
 	}
 	joiner.Destroy()
 	return res, sc, nil
@@ -261,11 +259,7 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, ext 
 	t := a.tree
 	var tmpl *wire.LeafNode
 	if ext != nil {
-		wl, err := toWireLeaf(ext.leaf)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		tmpl = wl
+		tmpl = ext.leaf
 	} else if tmpl = t.wireLeaf(sender); tmpl == nil {
 		return nil, nil, nil, fmt.Errorf("%w: committer leaf %d is blank", ErrInvalid, sender)
 	}
@@ -281,17 +275,10 @@ func (g *Group) createPath(a *applied, sender uint32, newCtx *groupContext, ext 
 	prov := *newCtx
 	prov.TreeHash = t.rootHash()
 	prov.ConfirmedTranscriptHash = g.ctx.ConfirmedTranscriptHash
-	wup, err := pend.Encrypt(prov.bytes())
+	wup, err := pend.Encrypt(prov.Marshal())
 	if err != nil {
 		pend.Destroy()
 		return nil, nil, nil, err
 	}
-	up := new(updatePath)
-	r := codec.NewReader(wup.Marshal())
-	up.parse(r)
-	if err := r.Finish("update_path"); err != nil {
-		pend.Destroy()
-		return nil, nil, nil, err
-	}
-	return up, pend, pend.CommitSecret(), nil
+	return wup, pend, pend.CommitSecret(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/treekem"
 	"github.com/daylight-im/daylight/mls/treemath"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // stateVersion is the version of the persisted Group encoding:
@@ -80,7 +81,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 			w.Opaque(cp.ref)
 			w.Uint8(uint8(cp.sender.Type))
 			w.Uint32(cp.sender.Index)
-			cp.prop.marshal(w)
+			w.Append(cp.prop.Append)
 		}
 	})
 	w.Vector(func(w *codec.Builder) {
@@ -99,7 +100,7 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	})
 	w.Uint8(0)
 	w.Optional(g.reinit != nil, func(w *codec.Builder) {
-		(&proposal{Type: propReInit, ReInit: g.reinit}).marshal(w)
+		w.Append((&proposal{Type: propReInit, ReInit: g.reinit}).Append)
 	})
 	w.Optional(g.escrowEnc != nil, func(w *codec.Builder) { w.Opaque(g.escrowEnc) })
 	return w.Bytes(), nil
@@ -131,13 +132,11 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 	cfg.EncryptHandshake = r.Uint8("encrypt_handshake") == 1
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, validateCredential: cfg.CredentialValidator}, pendingUpdates: map[string]keyPair{},
 		resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	ctxR := codec.NewReader(r.Opaque("group_context"))
-	var ctx groupContext
-	ctx.parse(ctxR)
-	if err := ctxR.Finish("group_context"); err != nil {
+	ctx, err := wire.ParseGroupContext(r.Opaque("group_context"))
+	if err != nil {
 		return nil, err
 	}
-	g.setContext(ctx)
+	g.setContext(*ctx)
 	treeBytes := r.Opaque("ratchet_tree")
 	g.own = r.Uint32("own_leaf")
 	g.sigPriv = r.Opaque("signature_priv")
@@ -161,8 +160,7 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 		cp := cachedProposal{ref: r.Opaque("ref")}
 		cp.sender.Type = framing.SenderType(r.Uint8("sender_type"))
 		cp.sender.Index = r.Uint32("sender_index")
-		cp.prop = new(proposal)
-		cp.prop.parse(r)
+		cp.prop = readStoredProposal(r)
 		g.proposals = append(g.proposals, cp)
 	})
 	r.Vector("pending_updates", func(r *codec.Reader) {
@@ -177,9 +175,8 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 		r.Fail("removed", codec.ErrBadEnum)
 	}
 	if r.Optional("reinit") {
-		var p proposal
-		p.parse(r)
-		if p.Type != propReInit {
+		p := readStoredProposal(r)
+		if r.Err() == nil && p.Type != propReInit {
 			r.Fail("reinit", codec.ErrBadEnum)
 		}
 		g.reinit = p.ReInit
@@ -290,7 +287,7 @@ func (p *PublicGroup) MarshalBinary() ([]byte, error) {
 			w.Opaque(cp.ref)
 			w.Uint8(uint8(cp.sender.Type))
 			w.Uint32(cp.sender.Index)
-			cp.prop.marshal(w)
+			w.Append(cp.prop.Append)
 		}
 	})
 	return w.Bytes(), nil
@@ -312,8 +309,7 @@ func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
 		cp := cachedProposal{ref: r.Opaque("ref")}
 		cp.sender.Type = framing.SenderType(r.Uint8("sender_type"))
 		cp.sender.Index = r.Uint32("sender_index")
-		cp.prop = new(proposal)
-		cp.prop.parse(r)
+		cp.prop = readStoredProposal(r)
 		props = append(props, cp)
 	})
 	if err := r.Finish("public_group"); err != nil {
@@ -323,10 +319,8 @@ func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
-	cr := codec.NewReader(ctxBytes)
-	var ctx groupContext
-	ctx.parse(cr)
-	if err := cr.Finish("group_context"); err != nil {
+	ctx, err := wire.ParseGroupContext(ctxBytes)
+	if err != nil {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w", err)
 	}
 	tree, err := parseRatchetTree(s, treeBytes)
@@ -337,7 +331,7 @@ func UnmarshalPublicGroup(data []byte) (*PublicGroup, error) {
 		return nil, fmt.Errorf("mls/group: UnmarshalPublicGroup: %w: tree hash does not match the GroupContext", ErrInvalid)
 	}
 	p := &PublicGroup{publicState: publicState{cs: s, tree: tree, interim: interim}, proposals: props}
-	p.setContext(ctx)
+	p.setContext(*ctx)
 	return p, nil
 }
 
@@ -362,4 +356,16 @@ func restoreOldNodeKeys(s *suite.Suite, t *ratchetTree, own uint32, keys []oldNo
 		}
 	}
 	return treekem.RestorePrivateState(s, treemath.LeafIndex(own), nodes, privs)
+}
+
+// readStoredProposal decodes a Proposal embedded in a stored state; types the
+// group does not implement are refused as on the wire.
+func readStoredProposal(r *codec.Reader) *proposal {
+	p := wire.DecodeProposal(r)
+	if r.Err() == nil {
+		if err := checkKnownProposal(p); err != nil {
+			r.Fail("proposal", err)
+		}
+	}
+	return p
 }

@@ -3,6 +3,7 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/daylight-im/daylight/mls/framing"
 )
@@ -37,7 +38,7 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 	s := p.cs
 	external := committer.Type == framing.SenderNewMemberCommit
 	a := &applied{tree: p.tree.clone(), ctx: p.ctx}
-	a.ctx.Extensions = append([]Extension(nil), p.ctx.Extensions...)
+	a.ctx.Extensions = slices.Clone(p.ctx.Extensions)
 	var nGCE, nExtInit, nReInit, nRemove int
 	touched := map[uint32]bool{}
 	pskKeys := map[string]bool{}
@@ -88,7 +89,7 @@ func applyProposals(p *publicState, list []resolvedProposal, committer framing.S
 			if err := checkPSKProposal(p, pr.PSK); err != nil {
 				return nil, fmt.Errorf("proposals[%d]: %w", i, err)
 			}
-			k := pr.PSK.key()
+			k := pskKey(pr.PSK)
 			if pskKeys[k] {
 				return nil, fmt.Errorf("%w: proposals[%d]: duplicate PreSharedKeyID", ErrInvalid, i)
 			}

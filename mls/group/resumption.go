@@ -13,7 +13,7 @@ func (g *Group) ReInitParams() (groupID []byte, cs suite.ID, exts []Extension, o
 	if g.reinit == nil {
 		return nil, 0, nil, false
 	}
-	return clone(g.reinit.GroupID), suite.ID(g.reinit.CipherSuite), append([]Extension(nil), g.reinit.Extensions...), true
+	return clone(g.reinit.GroupID), suite.ID(g.reinit.CipherSuite), fromWireExtensions(g.reinit.Extensions), true
 }
 
 // ownIdentity is this member's basic credential identity.

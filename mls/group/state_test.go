@@ -98,7 +98,7 @@ func TestStateRoundTrip(t *testing.T) {
 func forge(t *testing.T, g *Group, c *commit, tag []byte) []byte {
 	t.Helper()
 	content := framing.FramedContent{GroupID: g.ctx.GroupID, Epoch: g.ctx.Epoch, Sender: framing.Sender{Type: framing.SenderMember, Index: g.own},
-		ContentType: framing.ContentCommit, Body: c.bytes()}
+		ContentType: framing.ContentCommit, Body: c.Marshal()}
 	ac, err := framing.Sign(g.cs, g.sigPriv, framing.WireFormatPublicMessage, content, g.ctxBytes)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package group
 import (
 	"fmt"
 
-	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/tree"
 	"github.com/daylight-im/daylight/mls/treemath"
@@ -13,10 +12,7 @@ import (
 // ratchetTree is the group layer's handle on an mls/tree ratchet tree (RFC 9420,
 // Section 7): compact leaves, tree hashes cached per node, parent hashes,
 // resolutions. Node indices are uint32 here (leaf L is node 2L).
-//
-// The group layer's message structs (msgs.go) still carry their own leafNode;
-// leaf converts a tree leaf to it and toWireLeaf the other way (both through the
-// leaf's exact encoding, so signatures and hashes are unchanged).
+// Leaves are mls/wire LeafNodes; mls/tree stores a canonical copy of each.
 type ratchetTree struct {
 	t *tree.Tree
 }
@@ -31,50 +27,13 @@ func newRatchetTree(s *suite.Suite, first *leafNode) (*ratchetTree, error) {
 }
 
 // parseRatchetTree decodes a ratchet_tree extension body (Section 12.4.3.3) with
-// mls/tree's strict parser; every leaf must also decode as the group layer's
-// leafNode.
+// mls/tree's strict parser.
 func parseRatchetTree(s *suite.Suite, b []byte) (*ratchetTree, error) {
 	t, err := tree.Parse(s, b)
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: ratchet_tree: %w", err)
 	}
-	rt := &ratchetTree{t: t}
-	var bad error
-	t.Members(func(l tree.LeafIndex, wl *wire.LeafNode) bool {
-		if _, err := fromWireLeaf(wl); err != nil {
-			bad = fmt.Errorf("mls/group: ratchet_tree: leaf %d: %w", l, err)
-			return false
-		}
-		return true
-	})
-	if bad != nil {
-		return nil, bad
-	}
-	return rt, nil
-}
-
-// toWireLeaf converts the group layer's leafNode to mls/wire's.
-func toWireLeaf(ln *leafNode) (*wire.LeafNode, error) {
-	wl, err := wire.ParseLeafNode(ln.bytes())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return wl, nil
-}
-
-// fromWireLeaf converts an mls/wire LeafNode to the group layer's leafNode.
-func fromWireLeaf(wl *wire.LeafNode) (*leafNode, error) {
-	b := wl.Raw
-	if b == nil {
-		b = wl.Marshal()
-	}
-	r := codec.NewReader(b)
-	ln := new(leafNode)
-	ln.parse(r)
-	if err := r.Finish("leaf_node"); err != nil {
-		return nil, err
-	}
-	return ln, nil
+	return &ratchetTree{t: t}, nil
 }
 
 func (rt *ratchetTree) nLeaves() uint32 { return rt.t.NumLeaves() }
@@ -98,18 +57,9 @@ func (rt *ratchetTree) wireLeaf(l uint32) *wire.LeafNode {
 
 func (rt *ratchetTree) hasLeaf(l uint32) bool { return rt.wireLeaf(l) != nil }
 
-// leaf returns leaf l as the group layer's leafNode, or nil if blank.
-func (rt *ratchetTree) leaf(l uint32) *leafNode {
-	wl := rt.wireLeaf(l)
-	if wl == nil {
-		return nil
-	}
-	ln, err := fromWireLeaf(wl)
-	if err != nil {
-		return nil // parseRatchetTree and toWireLeaf admit only leaves that convert
-	}
-	return ln
-}
+// leaf returns leaf l, or nil if blank (shared with the tree: copy before
+// changing it).
+func (rt *ratchetTree) leaf(l uint32) *leafNode { return rt.wireLeaf(l) }
 
 // signatureKey returns leaf l's signature key, or nil if blank.
 func (rt *ratchetTree) signatureKey(l uint32) []byte {
@@ -171,11 +121,7 @@ func (rt *ratchetTree) filteredDirectPath(l uint32) (path, copathChild []uint32)
 // addLeaf places ln in the leftmost blank leaf, growing the tree if needed, and adds
 // the leaf to unmerged_leaves of its non-blank ancestors (Sections 7.7, 12.1.1).
 func (rt *ratchetTree) addLeaf(ln *leafNode) (uint32, error) {
-	wl, err := toWireLeaf(ln)
-	if err != nil {
-		return 0, err
-	}
-	l, err := rt.t.AddLeaf(wl)
+	l, err := rt.t.AddLeaf(ln)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -192,11 +138,7 @@ func (rt *ratchetTree) removeLeaf(l uint32) error {
 
 // updateLeaf replaces leaf l and blanks its direct path (Section 12.1.2).
 func (rt *ratchetTree) updateLeaf(l uint32, ln *leafNode) error {
-	wl, err := toWireLeaf(ln)
-	if err != nil {
-		return err
-	}
-	if err := rt.t.UpdateLeaf(tree.LeafIndex(l), wl); err != nil {
+	if err := rt.t.UpdateLeaf(tree.LeafIndex(l), ln); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil

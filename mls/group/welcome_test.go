@@ -41,10 +41,10 @@ func TestWelcomeVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.VerifyWithLabel(v.SignerPub, labelGroupInfoTBS, gi.tbs(), gi.Signature); err != nil {
+			if err := s.VerifyWithLabel(v.SignerPub, labelGroupInfoTBS, gi.AppendTBS(nil), gi.Signature); err != nil {
 				t.Fatalf("GroupInfo signature: %v", err)
 			}
-			es, err := joiner.EpochSecret(psk, gi.GroupContext.bytes())
+			es, err := joiner.EpochSecret(psk, gi.GroupContext.Marshal())
 			if err != nil {
 				t.Fatal(err)
 			}

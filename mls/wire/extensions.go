@@ -35,12 +35,28 @@ type ExternalSender struct {
 	Credential   Credential
 }
 
+// Append encodes one ExternalSender.
+func (s *ExternalSender) Append(b []byte) []byte {
+	return s.Credential.Append(codec.AppendOpaque(b, s.SignatureKey))
+}
+
+func (s *ExternalSender) decode(r *codec.Reader) {
+	s.SignatureKey = r.Opaque("signature_key")
+	r.Enter("credential")
+	s.Credential.decode(r)
+	r.Leave()
+}
+
+// ParseExternalSender decodes one ExternalSender.
+func ParseExternalSender(b []byte) (*ExternalSender, error) {
+	return parse("ExternalSender", b, func(s *ExternalSender, r *codec.Reader) { s.decode(r) })
+}
+
 // AppendExternalSenders encodes an external_senders body.
 func AppendExternalSenders(b []byte, s []ExternalSender) []byte {
 	return codec.AppendVector(b, func(b []byte) []byte {
 		for i := range s {
-			b = codec.AppendOpaque(b, s[i].SignatureKey)
-			b = s[i].Credential.Append(b)
+			b = s[i].Append(b)
 		}
 		return b
 	})
@@ -52,10 +68,7 @@ func ParseExternalSenders(b []byte) ([]ExternalSender, error) {
 	out := []ExternalSender{}
 	r.Vector("external_senders", func(r *codec.Reader) {
 		var s ExternalSender
-		s.SignatureKey = r.Opaque("signature_key")
-		r.Enter("credential")
-		s.Credential.decode(r)
-		r.Leave()
+		s.decode(r)
 		out = append(out, s)
 	})
 	if err := r.Finish("mls/wire: ExternalSenders"); err != nil {

@@ -228,3 +228,18 @@ func (c *Commit) decode(r *codec.Reader) {
 func ParseCommit(b []byte) (*Commit, error) {
 	return parse("Commit", b, func(c *Commit, r *codec.Reader) { c.decode(r) })
 }
+
+// DecodeProposal decodes a Proposal from r, for encodings that embed one
+// without a length prefix (framing bodies, stored state). Errors stick in r.
+func DecodeProposal(r *codec.Reader) *Proposal {
+	p := new(Proposal)
+	p.decode(r)
+	return p
+}
+
+// DecodeCommit decodes a Commit from r (see DecodeProposal).
+func DecodeCommit(r *codec.Reader) *Commit {
+	c := new(Commit)
+	c.decode(r)
+	return c
+}
