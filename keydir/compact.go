@@ -5,8 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
 
 	"github.com/daylight-im/daylight/keydir/prefix"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -23,8 +28,17 @@ import (
 // (epoch and time as deltas, the root as a hash). It is only an encoding:
 // the decoded HistoryResponse is exactly the uncompressed one and is
 // verified as before (kdclient), so it changes nothing that is checked.
+// One more hash per epoch is not sent at all: in a head's inclusion proof,
+// the sibling subtree that holds the previous head of the response (a
+// perfect subtree, since the previous head is to the left) is computed from
+// the previous head's entry and the bottom of its proof, as a multi-leaf
+// inclusion proof would (flag 0x80 on the hash count). If the server's
+// proofs are inconsistent, the hash computed differs from the one that
+// would have been sent and the head's inclusion fails in kdclient, so this
+// too changes nothing that is accepted.
 // The encoding is canonical (a hash is sent literally only the first time;
-// varints are minimal), so decoding and re-encoding gives the same bytes.
+// varints are minimal; the shared subtree is left out whenever it can be),
+// so decoding and re-encoding gives the same bytes.
 
 // historyWireVersion is the first byte of a HistoryResponse.
 const historyWireVersion = 2
@@ -93,6 +107,79 @@ func (r *hashReader) read(s *cryptobyte.String, field string) ([32]byte, error) 
 	return h, nil
 }
 
+
+// omitFlag on a head proof's hash count: the hash shared with the previous
+// head's proof is left out (computed by the decoder).
+const omitFlag = 0x80
+
+// checkpointSize reads the tree size of a checkpoint's note text (second
+// line), unverified: it only places the hashes; kdclient verifies.
+func checkpointSize(cp []byte) (uint64, bool) {
+	lines := strings.SplitN(string(cp), "\n", 3)
+	if len(lines) < 3 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(lines[1], 10, 64)
+	return n, err == nil && strconv.FormatUint(n, 10) == lines[1]
+}
+
+// sharedNode returns where, in the inclusion proof of leaf j in a tree of
+// size n (RFC 6962 order, leaf upwards), the sibling subtree holding leaf i
+// < j sits, and its hash computed from i's entry and proof. ok is false
+// when it cannot be computed (i's proof too short or n inconsistent).
+func sharedNode(i, j, n uint64, entryI []byte, proofI [][32]byte) (pos int, h [32]byte, ok bool) {
+	if i >= j || j >= n {
+		return 0, h, false
+	}
+	// Walk down from the root to the node where i and j part.
+	lo, hi := uint64(0), n
+	for hi-lo > 1 {
+		k := uint64(1) << (bits.Len64(hi-lo-1) - 1) // largest power of 2 < hi-lo
+		mid := lo + k
+		if i < mid && j >= mid {
+			// j's sibling here is [lo, mid): perfect, of size k, holding i.
+			depth := bits.Len64(k) - 1 // i's proof levels inside it
+			// j's proof has one hash per level below this node, then this one.
+			below := proofLen(j-mid, hi-mid)
+			if len(proofI) < depth {
+				return 0, h, false
+			}
+			hashes := make([][]byte, depth)
+			for x := range depth {
+				hashes[x] = proofI[x][:]
+			}
+			root, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, i-lo, k, rfc6962.DefaultHasher.HashLeaf(entryI), hashes)
+			if err != nil || len(root) != 32 {
+				return 0, h, false
+			}
+			copy(h[:], root)
+			return below, h, true
+		}
+		if j < mid {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return 0, h, false
+}
+
+// proofLen is the length of the inclusion proof of leaf m in a tree of
+// size n (RFC 6962, Section 2.1.1).
+func proofLen(m, n uint64) int {
+	l := 0
+	for n > 1 {
+		k := uint64(1) << (bits.Len64(n-1) - 1)
+		if m < k {
+			n = k
+		} else {
+			m, n = m-k, n-k
+		}
+		l++
+	}
+	return l
+}
+
 // Head entry kinds in the compact encoding.
 const (
 	entryRaw  = 0 // opaque entry<0..2^24-1>
@@ -121,6 +208,7 @@ func (r *HistoryResponse) marshalCompact() ([]byte, error) {
 	})
 	w := &hashWriter{seen: map[[32]byte]int{}}
 	prev := headState{first: true}
+	size, sizeOK := checkpointSize(r.Checkpoint)
 	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) {
 		for i := range r.Epochs {
 			e := &r.Epochs[i]
@@ -149,9 +237,22 @@ func (r *HistoryResponse) marshalCompact() ([]byte, error) {
 				b.SetError(fmt.Errorf("keydir: HistoryResponse.epochs[%d].head_proof: %d hashes", i, len(e.HeadProof.Hashes)))
 				return
 			}
-			b.AddUint8(uint8(len(e.HeadProof.Hashes)))
-			for _, x := range e.HeadProof.Hashes {
-				w.add(b, x)
+			skip := -1
+			if i > 0 && sizeOK {
+				p := &r.Epochs[i-1].HeadProof
+				if pos, h, ok := sharedNode(p.Index, e.HeadProof.Index, size, p.Entry, p.Hashes); ok && pos < len(e.HeadProof.Hashes) && e.HeadProof.Hashes[pos] == h {
+					skip = pos
+				}
+			}
+			if skip >= 0 {
+				b.AddUint8(uint8(len(e.HeadProof.Hashes)) | omitFlag)
+			} else {
+				b.AddUint8(uint8(len(e.HeadProof.Hashes)))
+			}
+			for x, hh := range e.HeadProof.Hashes {
+				if x != skip {
+					w.add(b, hh)
+				}
 			}
 			if e.TreeProof == nil {
 				b.AddUint8(0)
@@ -216,6 +317,7 @@ func parseHistoryCompact(data []byte) (*HistoryResponse, error) {
 	}
 	hr := &hashReader{seen: map[[32]byte]bool{}}
 	prev := headState{first: true}
+	size, sizeOK := checkpointSize(r.Checkpoint)
 	for !eps.Empty() {
 		var e HistoryEpoch
 		field := fmt.Sprintf("HistoryResponse.epochs[%d]", len(r.Epochs))
@@ -261,13 +363,32 @@ func parseHistoryCompact(data []byte) (*HistoryResponse, error) {
 		}
 		prev.first = false
 		var n uint8
-		if !eps.ReadUint8(&n) || n > 64 {
+		if !eps.ReadUint8(&n) || n&^omitFlag > 64 {
 			return nil, fmt.Errorf("keydir: %s.head_proof.hashes: truncated or more than 64", field)
 		}
+		omitted := n&omitFlag != 0
+		n &^= omitFlag
+		pos, shared, canShare := -1, [32]byte{}, false
+		if len(r.Epochs) > 0 && sizeOK {
+			p := &r.Epochs[len(r.Epochs)-1].HeadProof
+			if pos, shared, canShare = sharedNode(p.Index, e.HeadProof.Index, size, p.Entry, p.Hashes); !canShare || pos >= int(n) {
+				canShare = false
+			}
+		}
+		if omitted && !canShare {
+			return nil, fmt.Errorf("keydir: %s.head_proof.hashes: shared hash left out where none can be computed", field)
+		}
 		for j := range int(n) {
+			if omitted && j == pos {
+				e.HeadProof.Hashes = append(e.HeadProof.Hashes, shared)
+				continue
+			}
 			x, err := hr.read(&eps, fmt.Sprintf("%s.head_proof.hashes[%d]", field, j))
 			if err != nil {
 				return nil, err
+			}
+			if !omitted && canShare && j == pos && x == shared {
+				return nil, fmt.Errorf("keydir: %s.head_proof.hashes[%d]: sent though it can be computed (not canonical)", field, j)
 			}
 			e.HeadProof.Hashes = append(e.HeadProof.Hashes, x)
 		}
