@@ -396,11 +396,7 @@ func (g *Group) protect(ac *framing.AuthenticatedContent) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		body, err := pm.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		return mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) }), nil
+		return publicMessageBytes(pm)
 	default:
 		pm, err := framing.ProtectPrivate(g.cs, ac, g.secretTree, g.secrets.SenderData, framing.PrivateOptions{Rand: g.cfg.rand(), PadBlock: g.cfg.PadBlock})
 		if err != nil {

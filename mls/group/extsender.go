@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/suite"
 	"github.com/daylight-im/daylight/mls/wire"
@@ -134,11 +133,7 @@ func signOutsider(s *suite.Suite, sigPriv []byte, sender framing.Sender, ctx *gr
 	if err != nil {
 		return nil, err
 	}
-	body, err := pm.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) }), nil
+	return publicMessageBytes(pm)
 }
 
 // NewMemberAddProposal creates a KeyPackage for identity and an Add proposal for it

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/daylight-im/daylight/mls/codec"
+	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/wire"
 )
 
@@ -208,4 +209,13 @@ func mlsMessageBytes(wireFormat uint16, body func(w *codec.Builder)) []byte {
 	w.Uint16(wireFormat)
 	body(&w)
 	return w.Bytes()
+}
+
+// publicMessageBytes encodes a PublicMessage as an MLSMessage.
+func publicMessageBytes(pm *framing.PublicMessage) ([]byte, error) {
+	body, err := pm.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return mlsMessageBytes(wireFormatPublic, func(w *codec.Builder) { w.Raw(body) }), nil
 }

@@ -3,6 +3,8 @@ package group
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/daylight-im/daylight/mls/codec"
 	"github.com/daylight-im/daylight/mls/framing"
@@ -85,13 +87,13 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 		}
 	})
 	w.Vector(func(w *codec.Builder) {
-		for _, ref := range sortedStrings(g.pendingUpdates) {
+		for _, ref := range slices.Sorted(maps.Keys(g.pendingUpdates)) {
 			w.Opaque([]byte(ref))
 			w.Opaque(g.pendingUpdates[ref].priv)
 			w.Opaque(g.pendingUpdates[ref].pub)
 		}
 	})
-	epochs := sortedKeys64(g.resumption)
+	epochs := slices.Sorted(maps.Keys(g.resumption))
 	w.Vector(func(w *codec.Builder) {
 		for _, e := range epochs {
 			w.Uint64(e)
@@ -236,32 +238,6 @@ func unmarshalGroup(cfg Config, data []byte) (*Group, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-func sortedKeys64(m map[uint64][]byte) []uint64 {
-	out := make([]uint64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-func sortedStrings(m map[string]keyPair) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // publicStateVersion is the version of the persisted PublicGroup encoding:
