@@ -107,7 +107,6 @@ func (r *hashReader) read(s *cryptobyte.String, field string) ([32]byte, error) 
 	return h, nil
 }
 
-
 // omitFlag on a head proof's hash count: the hash shared with the previous
 // head's proof is left out (computed by the decoder).
 const omitFlag = 0x80
