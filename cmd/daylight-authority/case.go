@@ -24,6 +24,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -472,10 +473,32 @@ func runCaseDecrypt(_ context.Context, args []string, _ io.Reader, stdout, stder
 		}
 		retained = append(retained, r)
 	}
+	// The states come from the delivery service; the accounts of each epoch
+	// also come, member-signed, in the evidence the trustees verified before
+	// releasing (the statement starting the epoch): they must agree.
+	signed := map[string][]string{}
+	for _, r := range c.Records {
+		if cs, err := startStatement(r.EpochEvidence); err == nil {
+			want := slices.Clone(cs.Members)
+			slices.Sort(want)
+			signed[caseStateKey(cs.GroupID, cs.Epoch)] = slices.Compact(want)
+		}
+	}
 	d := authority.NewMLSDecrypter(func(g []byte, e uint64) (*authority.EpochState, error) {
 		st, ok := states[caseStateKey(g, e)]
 		if !ok {
 			return nil, fmt.Errorf("no state for %s in %s", caseStateKey(g, e), *statesPath)
+		}
+		if want, ok := signed[caseStateKey(g, e)]; ok {
+			var have []string
+			for _, m := range st.Members {
+				have = append(have, m.Account)
+			}
+			slices.Sort(have)
+			have = slices.Compact(have)
+			if !slices.Equal(have, want) {
+				return nil, fmt.Errorf("the epoch state's accounts %v are not the member-signed statement's %v", have, want)
+			}
 		}
 		return st, nil
 	})
@@ -521,4 +544,14 @@ func caseReadMessages(path string) ([]evidence.Message, error) {
 		out = append(out, m)
 	}
 	return out, sc.Err()
+}
+
+// startStatement returns the first statement of epoch evidence in
+// trustee.EncodeEpochEvidence form (u16-length-prefixed statements): the
+// member-signed statement that started the epoch.
+func startStatement(ev []byte) (*trustee.CommitStatement, error) {
+	if len(ev) < 2 || len(ev) < 2+(int(ev[0])<<8|int(ev[1])) {
+		return nil, errors.New("epoch evidence: truncated")
+	}
+	return trustee.ParseCommitStatement(ev[2 : 2+(int(ev[0])<<8|int(ev[1]))])
 }

@@ -124,6 +124,26 @@ func TestCaseCommandsEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(out, "decrypted 2 messages") || !strings.Contains(out, "rejected: retained[2]") {
 		t.Fatalf("decrypt: %v\n%s", err, out)
 	}
+	// A delivery service that attributes a leaf to another account in its
+	// epoch state contradicts the member-signed statement the trustees
+	// verified: that epoch's messages are rejected, not bundled.
+	k1 := caseStateKey(e1.Record.Context.GroupID, e1.Record.Context.Epoch)
+	lied := *states[k1]
+	lied.Members = map[uint32]authority.Member{}
+	for leaf, m := range states[k1].Members {
+		if m.Account == "alice" {
+			m.Account = "mallory"
+		}
+		lied.Members[leaf] = m
+	}
+	states[k1] = &lied
+	sb, _ = json.Marshal(states)
+	os.WriteFile(path("states.lied.json"), sb, 0o644)
+	out, err = runCaseCmd(t, "decrypt", "--keys", path("authority.keys"), "--case", path("case.json"), "--log", logURL,
+		"--retained", path("retained.jsonl"), "--states", path("states.lied.json"), "--out", path("messages.lied.jsonl"))
+	if err != nil || !strings.Contains(out, "decrypted 1 messages") || !strings.Contains(out, "not the member-signed statement's") {
+		t.Fatalf("decrypt with a lying epoch state: %v\n%s", err, out)
+	}
 	out, err = runCaseCmd(t, "bundle", "--keys", path("authority.keys"), "--case", path("case.json"), "--log", logURL,
 		"--messages", path("messages.jsonl"), "--out", path("bundle.zip"), "--append", appendSrv.URL)
 	if err != nil {
