@@ -161,3 +161,54 @@ func TestCredentialValidatorRefuses(t *testing.T) {
 		t.Fatal("validator never called")
 	}
 }
+
+// TestPublicGroupCredentialValidator gives the delivery server's view the same
+// credential check as the members: a GroupInfo whose tree holds a refused
+// leaf is refused, and so is a commit adding one, while the view stays at its
+// epoch with its members.
+func TestPublicGroupCredentialValidator(t *testing.T) {
+	dl := &denyList{denied: map[string]bool{"mallory": true}}
+	alice, _, _, _ := threeMembers(t, Config{})
+	gi, _, err := alice.GroupInfo(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := NewPublicGroupWithConfig(PublicConfig{CredentialValidator: dl.validate}, gi, nil)
+	if err != nil {
+		t.Fatalf("view of a group without refused leaves: %v", err)
+	}
+	mallory, err := NewKeyPackage(Config{}, cs1, []byte("mallory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := alice.Commit(CommitOptions{ByValue: []ProposalSpec{{Type: ProposalAdd, KeyPackage: mallory.Message}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch, members := pg.Epoch(), len(pg.Members())
+	if _, err := pg.Process(res.Commit); !errors.Is(err, errRefused) {
+		t.Fatalf("commit adding a refused credential: got %v, want the validator's refusal", err)
+	}
+	if pg.Epoch() != epoch || len(pg.Members()) != members {
+		t.Fatalf("refused commit changed the view: epoch %d members %d", pg.Epoch(), len(pg.Members()))
+	}
+	// Without a validator the same commit is accepted (the check is the validator's).
+	open, err := NewPublicGroup(gi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open.Process(res.Commit); err != nil {
+		t.Fatalf("the same commit without a validator: %v", err)
+	}
+	// A view built from a GroupInfo whose tree holds mallory is refused.
+	if err := alice.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	gi2, _, err := alice.GroupInfo(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewPublicGroupWithConfig(PublicConfig{CredentialValidator: dl.validate}, gi2, nil); !errors.Is(err, errRefused) {
+		t.Fatalf("GroupInfo tree holding a refused leaf: got %v, want the validator's refusal", err)
+	}
+}

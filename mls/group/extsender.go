@@ -64,7 +64,7 @@ func (g *Group) ProposeAddExternalSender(encoded []byte) ([]byte, error) {
 }
 
 // groupView is what an outsider learns from a GroupInfo (and tree).
-func groupView(groupInfoMsg, ratchetTree []byte) (*groupInfo, *ratchetTree, *suite.Suite, error) {
+func groupView(groupInfoMsg, ratchetTree []byte, validate func(*wire.Credential, []byte) error) (*groupInfo, *ratchetTree, *suite.Suite, error) {
 	m, err := parseMLSMessage(groupInfoMsg)
 	if err != nil {
 		return nil, nil, nil, err
@@ -80,7 +80,7 @@ func groupView(groupInfoMsg, ratchetTree []byte) (*groupInfo, *ratchetTree, *sui
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := verifyGroupInfoAndTree(s, m.groupInfo, tree, nil); err != nil {
+	if err := verifyGroupInfoAndTree(s, m.groupInfo, tree, validate); err != nil {
 		return nil, nil, nil, err
 	}
 	return m.groupInfo, tree, s, nil
@@ -90,7 +90,7 @@ func groupView(groupInfoMsg, ratchetTree []byte) (*groupInfo, *ratchetTree, *sui
 // the GroupInfo (RFC 9420, Section 12.1.8). The signer must be listed in the
 // group's external_senders extension.
 func (x *ExternalSigner) Propose(groupInfoMsg, ratchetTree []byte, spec ProposalSpec) ([]byte, error) {
-	gi, tree, s, err := groupView(groupInfoMsg, ratchetTree)
+	gi, tree, s, err := groupView(groupInfoMsg, ratchetTree, x.cfg.CredentialValidator)
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: ExternalSigner.Propose: %w", err)
 	}
@@ -140,7 +140,7 @@ func signOutsider(s *suite.Suite, sigPriv []byte, sender framing.Sender, ctx *gr
 // signed by the joiner itself (sender new_member_proposal, RFC 9420, Section
 // 12.1.8). The bundle later joins with the Welcome of the commit that includes it.
 func NewMemberAddProposal(cfg Config, groupInfoMsg []byte, identity []byte) (*KeyPackageBundle, []byte, error) {
-	gi, _, s, err := groupView(groupInfoMsg, nil)
+	gi, _, s, err := groupView(groupInfoMsg, nil, cfg.CredentialValidator)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mls/group: NewMemberAddProposal: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/daylight-im/daylight/mls/framing"
 	"github.com/daylight-im/daylight/mls/keyschedule"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/mls/wire"
 )
 
 // PublicGroup is the delivery server's view of a group: the ratchet tree, the
@@ -23,11 +24,26 @@ type PublicGroup struct {
 // has no ratchet_tree extension, the encoded tree. The GroupInfo signature, tree
 // hash, parent hashes and leaves are verified (RFC 9420, Section 12.4.3.1).
 func NewPublicGroup(groupInfoMsg, ratchetTree []byte) (*PublicGroup, error) {
-	gi, tree, s, err := groupView(groupInfoMsg, ratchetTree)
+	return NewPublicGroupWithConfig(PublicConfig{}, groupInfoMsg, ratchetTree)
+}
+
+// PublicConfig configures a PublicGroup.
+type PublicConfig struct {
+	// CredentialValidator, if set, authenticates every leaf's credential the
+	// view accepts, as Config.CredentialValidator does for a member: the
+	// GroupInfo's tree, Add KeyPackages, Update and UpdatePath leaves. It
+	// must be safe for concurrent use.
+	CredentialValidator func(cred *wire.Credential, signatureKey []byte) error
+}
+
+// NewPublicGroupWithConfig is NewPublicGroup with a configuration: the
+// delivery service's view runs the same credential checks as the members.
+func NewPublicGroupWithConfig(cfg PublicConfig, groupInfoMsg, ratchetTree []byte) (*PublicGroup, error) {
+	gi, tree, s, err := groupView(groupInfoMsg, ratchetTree, cfg.CredentialValidator)
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: NewPublicGroup: %w", err)
 	}
-	p := &PublicGroup{publicState: publicState{cs: s, tree: tree}}
+	p := &PublicGroup{publicState: publicState{cs: s, tree: tree, validateCredential: cfg.CredentialValidator}}
 	p.setContext(gi.GroupContext)
 	p.interim = keyschedule.InterimTranscriptHash(s, gi.GroupContext.ConfirmedTranscriptHash, gi.ConfirmationTag)
 	return p, nil
