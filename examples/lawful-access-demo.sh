@@ -95,10 +95,11 @@ W1_VKEY=$(cat "$TMP/w1/witness.vkey")
 step "daylightd: witnessed log (2 of 2), key directory, log writers, operator API"
 "$B/daylightd" --addr 127.0.0.1:0 --insecure-http --data "$DATA" --log-origin "$ORIGIN" \
 	--keydir-epoch 200ms "${WFLAGS[@]}" --log-witness-threshold 2 --log-writers "$TMP/writers" \
-	--admin-addr 127.0.0.1:0 --rate-ip 0 --rate-account 0 >"$TMP/daylightd.log" 2>&1 &
+	--admin-addr 127.0.0.1:0 --rate-ip 0 --rate-account 0 --addr-file "$TMP/daylightd.addr" >"$TMP/daylightd.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=($SERVER_PID)
-URL=$(waitline "$TMP/daylightd.log" $SERVER_PID daylightd 's/.*listening on \([^ ]*\).*/\1/p')
+waitfile "$TMP/daylightd.addr" $SERVER_PID daylightd
+URL="http://$(cat "$TMP/daylightd.addr")"
 ADMIN=$(waitline "$TMP/daylightd.log" $SERVER_PID daylightd 's|.*operator API on \(http://[0-9.:]*\)/.*|\1|p')
 KD_KEY=$(waitline "$TMP/daylightd.log" $SERVER_PID daylightd 's/.*directory key \([0-9a-f]*\).*/\1/p')
 KD_VRF=$(waitline "$TMP/daylightd.log" $SERVER_PID daylightd 's/.*VRF key \([0-9a-f]*\).*/\1/p')

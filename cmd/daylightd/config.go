@@ -14,6 +14,7 @@ import (
 // options are daylightd's settings after flags, environment and file.
 type options struct {
 	addr         string
+	addrFile     string
 	data         string
 	postgres     string
 	pgSchema     string
@@ -54,6 +55,7 @@ func newFlagSet(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8443", "listen address host:port (port 0 picks a free port)")
+	fs.StringVar(&o.addrFile, "addr-file", "", "once serving, write the address listened on (host:port) to this file (for scripts with --addr 127.0.0.1:0)")
 	fs.StringVar(&o.data, "data", "daylight-data", "data directory (SQLite database, TLS dev certificate)")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL URL; when set, the database is PostgreSQL instead of SQLite")
 	fs.StringVar(&o.pgSchema, "postgres-schema", "", "PostgreSQL schema to use (created if missing); default: the URL's search_path")

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,5 +119,26 @@ func TestLawfulRoutesMounted(t *testing.T) {
 	fp, _ := f.Signed.Marshal()
 	if st, b := ask("/v1/lawful/retained", map[string]any{"policy": fp, "warrant": sign(f.Verified.ID), "salt": salt, "warrant_entry": []byte{1}, "warrant_proof": "x"}); st != http.StatusForbidden {
 		t.Fatalf("retained under another provider's policy: %d %s", st, b)
+	}
+}
+
+// TestAddrFile: with --addr 127.0.0.1:0 --addr-file F daylightd writes the
+// address it actually listens on to F once it serves (what scripts such as
+// examples/lawful-access-demo.sh wait for), the same as the one it prints.
+func TestAddrFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "daylightd.addr")
+	url, _ := startHTTPDaylightd(t, "--data", filepath.Join(t.TempDir(), "data"), "--keydir=false", "--access-log=false", "--addr-file", f)
+	var b []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, _ = os.ReadFile(f); len(b) > 0 {
+			break
+		}
+	}
+	addr := strings.TrimSpace(string(b))
+	if addr == "" || "http://"+addr != url {
+		t.Fatalf("addr file %q, daylightd listens on %s", addr, url)
+	}
+	if st, _ := httpDo(t, "GET", "http://"+addr+"/healthz", "", nil); st != http.StatusOK {
+		t.Fatalf("healthz at the file's address: %d", st)
 	}
 }

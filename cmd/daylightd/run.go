@@ -301,6 +301,11 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	for _, n := range laNotes {
 		fmt.Fprintf(stdout, "daylightd: %s\n", n)
 	}
+	if o.addrFile != "" {
+		if err := writeFileAtomic(o.addrFile, []byte(ln.Addr().String()+"\n"), 0o644); err != nil {
+			return fmt.Errorf("--addr-file: %w", err)
+		}
+	}
 	log.Info("daylightd started", "url", url, "database", where)
 
 	errc := make(chan error, 1)
