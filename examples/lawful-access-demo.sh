@@ -349,8 +349,15 @@ step "the public transparency page shows the figures daylight-verify report reco
 #   1 the daylightd base URL   2 the access log verifier key   3, 4 the two witness verifier keys
 #   5 an output directory for screenshots
 if [ -x "$ROOT/scripts/transparency-check.sh" ]; then
-	"$ROOT/scripts/transparency-check.sh" "$URL" "$LOG_VKEY" "$W0_VKEY" "$W1_VKEY" "${DAYLIGHT_ARTIFACTS:-$TMP}/transparency" ||
+	TDIR="${DAYLIGHT_ARTIFACTS:-$TMP}/transparency"
+	"$ROOT/scripts/transparency-check.sh" "$URL" "$LOG_VKEY" "$W0_VKEY" "$W1_VKEY" "$TDIR" ||
 		fail "transparency page check"
+	# What a person reads on the page about this case (each figure already equals the log's).
+	for want in warrants.filed=1 warrants.opened=1 evidence.bundles=1 releases.entries=3; do
+		jq -e --arg id "${want%=*}" --arg v "${want#*=}" '.shown[] | select(.id == $id and .data_value == $v)' "$TDIR/pagecheck.json" >/dev/null ||
+			fail "the transparency page does not show ${want%=*} = ${want#*=}"
+	done
+	ok "the transparency page (headless Chromium) shows 1 warrant filed and opened, 1 bundle, 3 releases"
 else
 	echo "(scripts/transparency-check.sh not present: skipped)"
 fi
