@@ -121,7 +121,7 @@ func openLawfulAccess(o *options, al *tlog.Log, svc *ds.Service, witnesses []tlo
 			return nil, fmt.Errorf("intake store: %w", err)
 		}
 		in, err := intake.New(intake.Config{Agreements: ags, Store: store, Log: al, Signer: signer,
-			Holdings: dsholdings.Holdings{DS: svc}, Logger: log})
+			Holdings: dsholdings.Holdings{DS: svc, Groups: dsholdings.AccountGroups(svc)}, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("intake: %w", err)
 		}

@@ -5,6 +5,7 @@ package dsholdings
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"strconv"
 
@@ -52,4 +53,30 @@ func (h Holdings) Account(ctx context.Context, username string) (intake.AccountD
 		}
 	}
 	return a, nil
+}
+
+// GroupLister is the part of *ds.Service AccountGroups reads.
+type GroupLister interface {
+	AccountGroups(ctx context.Context, username string) ([]ds.GroupMembership, error)
+}
+
+// AccountGroups returns a Holdings.Groups that lists, as hex ids, every group
+// the delivery service has seen any of the account's devices in, current or
+// ended (its public group state; no names, no content). A store that keeps no
+// memberships answers none.
+func AccountGroups(g GroupLister) func(ctx context.Context, username string) ([]string, error) {
+	return func(ctx context.Context, username string) ([]string, error) {
+		ms, err := g.AccountGroups(ctx, username)
+		if errors.Is(err, ds.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(ms))
+		for i, m := range ms {
+			out[i] = hex.EncodeToString(m.GroupID)
+		}
+		return out, nil
+	}
 }

@@ -435,3 +435,22 @@ func (s *Store) GC(ctx context.Context, now, retainAfter, staleUploads time.Time
 	})
 	return deleted, err
 }
+
+// DeviceGroups implements ds.MembershipStore.
+func (s *Store) DeviceGroups(ctx context.Context, device ds.DeviceID) ([]ds.GroupMembership, error) {
+	var out []ds.GroupMembership
+	err := s.read(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT g.group_id, bool_or(m.to_id IS NULL) FROM memberships m JOIN groups g ON g.pk = m.group_pk
+			WHERE m.device = $1 GROUP BY g.group_id ORDER BY g.group_id`, int64(device))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ds.GroupMembership, error) {
+			var m ds.GroupMembership
+			err := r.Scan(&m.GroupID, &m.Current)
+			return m, err
+		})
+		return err
+	})
+	return out, err
+}

@@ -467,3 +467,25 @@ func stmtIDs(ctx context.Context, st *sql.Stmt, args ...any) ([]ds.DeviceID, err
 	}
 	return out, rows.Err()
 }
+
+// DeviceGroups implements ds.MembershipStore.
+func (s *Store) DeviceGroups(ctx context.Context, device ds.DeviceID) ([]ds.GroupMembership, error) {
+	var out []ds.GroupMembership
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT g.group_id, MAX(m.to_id IS NULL) FROM memberships m JOIN groups g ON g.pk = m.group_pk
+			WHERE m.device = ? GROUP BY g.group_id ORDER BY g.group_id`, int64(device))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m ds.GroupMembership
+			if err := rows.Scan(&m.GroupID, &m.Current); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

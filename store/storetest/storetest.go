@@ -79,6 +79,7 @@ var cases = []struct {
 	{"StampDelivered", testStampDelivered},
 	{"EscrowRecords", testEscrowRecords},
 	{"EpochStatements", testEpochStatements},
+	{"AccountGroups", testAccountGroups},
 }
 
 // clock is a settable clock.
