@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -84,7 +85,64 @@ func (s *Service) PresentWarrant(ctx context.Context, commitment [32]byte, targe
 	}
 	t := slices.Clone(targets)
 	slices.Sort(t)
-	return rs.PutRetentionHold(ctx, RetentionHold{Commitment: commitment, Targets: slices.Compact(t), From: now, Until: until})
+	h, err := rs.PutRetentionHold(ctx, RetentionHold{Commitment: commitment, Targets: slices.Compact(t), From: now, Until: until})
+	s.holds.invalidate() // even on error: the store may have kept it
+	return h, err
+}
+
+// HoldCacheTTL bounds how long the DS reuses its list of active retention
+// holds. A hold presented through this Service takes effect for the next
+// message at once (the cache is dropped); one written to the store by another
+// process is seen within HoldCacheTTL.
+const HoldCacheTTL = time.Second
+
+// holdCache keeps the active retention holds between sends: the list is
+// almost always empty, and reading it from the store for every accepted
+// message was a tenth of the server's CPU (docs/benchmarks.md).
+type holdCache struct {
+	mu     sync.Mutex
+	holds  []RetentionHold
+	loaded time.Time // the Service clock's time of the read; zero: no list
+	gen    uint64    // bumped by invalidate, so a read racing a presentation is not kept
+}
+
+func (c *holdCache) invalidate() {
+	c.mu.Lock()
+	c.loaded, c.holds = time.Time{}, nil
+	c.gen++
+	c.mu.Unlock()
+}
+
+// activeHolds returns the holds active at at (From <= at < Until), from the
+// cache when it is fresh.
+func (s *Service) activeHolds(ctx context.Context, rs RetentionStore, at time.Time) ([]RetentionHold, error) {
+	now := s.now()
+	c := &s.holds
+	c.mu.Lock()
+	fresh := !c.loaded.IsZero() && !now.Before(c.loaded) && now.Sub(c.loaded) < HoldCacheTTL
+	cached, gen := c.holds, c.gen
+	c.mu.Unlock()
+	if !fresh {
+		// Read everything not yet ended as of the read, then filter by at
+		// below, so the list also serves sends stamped a little later.
+		all, err := rs.ActiveRetentionHolds(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			c.holds, c.loaded = all, now
+		}
+		c.mu.Unlock()
+		cached = all
+	}
+	var out []RetentionHold
+	for _, h := range cached {
+		if !at.Before(h.From) && at.Before(h.Until) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // Retained returns the copies kept under commitment's hold with acceptance
@@ -112,7 +170,7 @@ func (s *Service) retain(ctx context.Context, groupID []byte, epoch uint64, at t
 }
 
 func (s *Service) retainWith(ctx context.Context, rs RetentionStore, groupID []byte, epoch uint64, at time.Time, msg []byte) error {
-	holds, err := rs.ActiveRetentionHolds(ctx, at)
+	holds, err := s.activeHolds(ctx, rs, at)
 	if err != nil || len(holds) == 0 {
 		return err
 	}

@@ -136,3 +136,75 @@ func TestRetentionProspective(t *testing.T) {
 		t.Fatalf("after the hold's end: %d retained, want 0", len(got))
 	}
 }
+
+// TestRetentionHoldCache checks the DS's cache of active holds: a warrant
+// presented through the Service is retained from the very next message even
+// though the (empty) list was just read; a hold written to the store by
+// another process is seen within ds.HoldCacheTTL.
+func TestRetentionHoldCache(t *testing.T) {
+	ctx := context.Background()
+	clock := &testClock{t: time.Unix(1_800_000_000, 0)}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "ds.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := ds.New(ds.Config{Store: st, Validator: dstest.Fake{}, Now: clock.Now, Retention: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	register := func(name string) (dstest.Signer, ds.Principal) {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		pub := priv.Public().(ed25519.PublicKey)
+		d, err := svc.Register(ctx, ds.RegisterRequest{Username: name, DeviceName: "phone", SigningKey: pub,
+			Signature: ed25519.Sign(priv, ds.RegisterStatement(name, "phone", pub))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dstest.Signer{Username: name, Device: d.ID, Key: priv}, ds.Principal{Username: name, Device: d.ID}
+	}
+	alice, ap := register("alice")
+	bob, bp := register("bob")
+	gid := []byte("alice-bob")
+	if _, err := svc.CreateGroup(ctx, ap, dstest.GroupInfo(gid, alice)); err != nil {
+		t.Fatal(err)
+	}
+	send := func(text string) {
+		t.Helper()
+		if _, err := svc.Send(ctx, bp, dstest.Application(gid, 1, []byte(text)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retained := func(c [32]byte) int {
+		t.Helper()
+		got, err := svc.Retained(ctx, c, clock.Now().Add(-time.Hour), clock.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if _, err := svc.Send(ctx, ap, dstest.Commit(gid, 0, alice, []dstest.FakeMember{bob.Member()}), nil); err != nil {
+		t.Fatal(err)
+	}
+	send("no warrant yet: the empty hold list is now cached")
+	presented := [32]byte{7}
+	if _, err := svc.PresentWarrant(ctx, presented, []string{"alice"}, clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	send("same instant, after presentation")
+	if n := retained(presented); n != 1 {
+		t.Fatalf("presented through the Service: %d retained at once, want 1", n)
+	}
+	// Another process's hold, written straight to the store.
+	other := [32]byte{8}
+	if _, err := st.PutRetentionHold(ctx, ds.RetentionHold{Commitment: other, Targets: []string{"bob"}, From: clock.Now(), Until: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	send("within the cache's life")
+	clock.Add(ds.HoldCacheTTL)
+	send("after HoldCacheTTL")
+	if n := retained(other); n != 1 {
+		t.Fatalf("hold written by another process: %d retained, want exactly the message sent after HoldCacheTTL", n)
+	}
+}

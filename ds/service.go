@@ -80,6 +80,8 @@ type Service struct {
 	done    chan struct{}
 	closeMu sync.RWMutex
 	closed  bool
+
+	holds holdCache // active retention holds, read once per HoldCacheTTL instead of per send
 }
 
 // appendReq is one request to the writer: a message to accept or an ack.
