@@ -133,7 +133,7 @@ func (s *Service) EpochEvidence(ctx context.Context, p Principal, groupID []byte
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.escrowGroup(ctx, p, groupID); err != nil {
+	if err := s.escrowMember(ctx, p, groupID); err != nil {
 		return nil, err
 	}
 	return epochEvidence(ctx, es, groupID, epoch)

@@ -145,10 +145,30 @@ func (s *Service) EscrowRecords(ctx context.Context, p Principal, groupID []byte
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.escrowGroup(ctx, p, groupID); err != nil {
+	if err := s.escrowMember(ctx, p, groupID); err != nil {
 		return nil, err
 	}
 	return es.EscrowRecords(ctx, groupID, epoch)
+}
+
+// escrowMember is escrowGroup for callers that need only the membership
+// check: it reads the group's open memberships, not its stored public state
+// (which grows with the group's handshake history).
+func (s *Service) escrowMember(ctx context.Context, p Principal, groupID []byte) error {
+	if _, err := s.activeDevice(ctx, p); err != nil {
+		return err
+	}
+	members, err := s.store.GroupMembers(ctx, groupID)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("ds: escrow: group: %w", ErrForbidden)
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(members, p.Device) {
+		return fmt.Errorf("ds: escrow: %w", ErrForbidden)
+	}
+	return nil
 }
 
 // EpochPublicState is the public state of one past or current epoch of a
