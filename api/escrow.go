@@ -17,10 +17,16 @@ type EscrowReceipt struct {
 	Created bool   `json:"created"` // false: the DS already held these bytes
 }
 
+// EscrowListIDsOnly is the RouteEscrowList query ("?ids=1") that leaves out
+// the records: a member first compares the id of the record it computed
+// itself (records are deterministic, so an equal id is a byte-for-byte
+// match) and downloads the candidates only when its own is not among them.
+const EscrowListIDsOnly = "ids=1"
+
 // EscrowCandidate is one distinct record held for a (group, epoch).
 type EscrowCandidate struct {
 	ID        []byte     `json:"id"`
-	Record    []byte     `json:"record"`
+	Record    []byte     `json:"record,omitempty"` // absent with EscrowListIDsOnly
 	Uploaders []DeviceID `json:"uploaders"`
 	FirstMs   int64      `json:"first_ms"`
 }

@@ -40,6 +40,14 @@ func (s *Server) escrowList(w http.ResponseWriter, r *http.Request, p ds.Princip
 	if err != nil {
 		return fmt.Errorf("epoch %q: %w", r.PathValue("epoch"), errBadParam)
 	}
+	idsOnly := false
+	switch v := r.URL.Query().Get("ids"); v {
+	case "":
+	case "1":
+		idsOnly = true
+	default:
+		return fmt.Errorf("ids %q (want 1, or leave it out): %w", v, errBadParam)
+	}
 	cs, err := s.svc.EscrowRecords(r.Context(), p, id, epoch)
 	if err != nil {
 		return err
@@ -50,7 +58,11 @@ func (s *Server) escrowList(w http.ResponseWriter, r *http.Request, p ds.Princip
 		for _, u := range c.Uploaders {
 			ups = append(ups, api.DeviceID(u))
 		}
-		out.Candidates = append(out.Candidates, api.EscrowCandidate{ID: c.ID[:], Record: c.Record, Uploaders: ups, FirstMs: c.First.UnixMilli()})
+		ec := api.EscrowCandidate{ID: c.ID[:], Record: c.Record, Uploaders: ups, FirstMs: c.First.UnixMilli()}
+		if idsOnly {
+			ec.Record = nil
+		}
+		out.Candidates = append(out.Candidates, ec)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

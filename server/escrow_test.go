@@ -77,6 +77,17 @@ func TestEscrowRoutes(t *testing.T) {
 	if len(cs.Candidates) != 1 || string(cs.Candidates[0].Record) != string(rec1) || len(cs.Candidates[0].Uploaders) != 2 {
 		t.Fatalf("candidates %s", r.body)
 	}
+	// The ids-only listing: the same candidates, without the records.
+	r = h.do("GET", path+"?"+api.EscrowListIDsOnly, bob.token, "", nil)
+	var ids api.EscrowCandidates
+	if r.status != 200 || json.Unmarshal(r.body, &ids) != nil {
+		t.Fatalf("ids-only list: %d %s", r.status, r.body)
+	}
+	if id := escrow.RecordID(rec1); len(ids.Candidates) != 1 || string(ids.Candidates[0].ID) != string(id[:]) || ids.Candidates[0].Record != nil || len(ids.Candidates[0].Uploaders) != 2 {
+		t.Fatalf("ids-only candidates %s", r.body)
+	}
+	expect(t, "bad ids parameter", h.do("GET", path+"?ids=yes", bob.token, "", nil), http.StatusBadRequest, api.CodeInvalidInput)
+	expect(t, "ids-only list by non-member", h.do("GET", path+"?"+api.EscrowListIDsOnly, carol.token, "", nil), http.StatusForbidden, api.CodeForbidden)
 	expect(t, "list by non-member", h.do("GET", path, carol.token, "", nil), http.StatusForbidden, api.CodeForbidden)
 	expect(t, "bad epoch", h.do("GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(gid)+"/epochs/x/escrow", bob.token, "", nil), http.StatusBadRequest, api.CodeInvalidInput)
 }

@@ -26,6 +26,14 @@ func (c *Client) EscrowRecords(ctx context.Context, groupID []byte, epoch uint64
 	return out.Candidates, err
 }
 
+// EscrowRecordIDs lists the candidates of (group, epoch) without their
+// records (api.EscrowListIDsOnly): ids and uploaders only.
+func (c *Client) EscrowRecordIDs(ctx context.Context, groupID []byte, epoch uint64) ([]api.EscrowCandidate, error) {
+	var out api.EscrowCandidates
+	err := c.call(ctx, "GET", "/v1/groups/"+base64.RawURLEncoding.EncodeToString(groupID)+"/epochs/"+strconv.FormatUint(epoch, 10)+"/escrow?"+api.EscrowListIDsOnly, true, "", nil, &out)
+	return out.Candidates, err
+}
+
 // PutEpochStatement uploads the committer's signed statement of the epoch
 // its commit started (api.RouteEpochStatement).
 func (c *Client) PutEpochStatement(ctx context.Context, stmt []byte) error {

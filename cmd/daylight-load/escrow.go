@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"github.com/cloudflare/circl/kem/xwing"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/escrow"
 	"github.com/daylight-im/daylight/mls/group"
 	"github.com/daylight-im/daylight/policy"
@@ -103,11 +105,26 @@ func (s *sim) ensureEscrow(ctx context.Context, pol *policy.Verified) (uploaded 
 	if err != nil {
 		return false, err
 	}
-	cands, err := s.c.EscrowRecords(ctx, ec.GroupID, ec.Epoch)
+	// As client/escrow.go: one candidate equal to the record this member
+	// computes is a byte-for-byte match without downloading it; otherwise
+	// every candidate is downloaded and verified.
+	mine, err := escrow.Build(ec, p, params)
+	if err != nil {
+		return false, fmt.Errorf("escrow build: %w", err)
+	}
+	ids, err := s.c.EscrowRecordIDs(ctx, ec.GroupID, ec.Epoch)
 	if err != nil {
 		return false, fmt.Errorf("escrow candidates: %w", err)
 	}
+	var cands []api.EscrowCandidate
 	good := false
+	if id := mine.ID(); len(ids) == 1 && bytes.Equal(ids[0].ID, id[:]) {
+		good = true
+	} else if len(ids) > 0 {
+		if cands, err = s.c.EscrowRecords(ctx, ec.GroupID, ec.Epoch); err != nil {
+			return false, fmt.Errorf("escrow candidates: %w", err)
+		}
+	}
 	for _, c := range cands {
 		rec, err := escrow.Parse(c.Record)
 		if err == nil && escrow.Verify(rec, ec, p, params) == nil {
@@ -116,11 +133,7 @@ func (s *sim) ensureEscrow(ctx context.Context, pol *policy.Verified) (uploaded 
 		}
 	}
 	if !good {
-		rec, err := escrow.Build(ec, p, params)
-		if err != nil {
-			return false, fmt.Errorf("escrow build: %w", err)
-		}
-		if _, err := s.c.PutEscrowRecord(ctx, rec.Bytes()); err != nil {
+		if _, err := s.c.PutEscrowRecord(ctx, mine.Bytes()); err != nil {
 			return false, fmt.Errorf("escrow upload: %w", err)
 		}
 		uploaded = true
