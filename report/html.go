@@ -239,6 +239,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 th,td{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
 td.v{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font-size:.85em;word-break:break-all}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
 svg text{font:13px system-ui,sans-serif;fill:#111}
 svg rect{fill:#1f5fa8}
 a{color:#0b4f9c}
