@@ -34,6 +34,7 @@ import (
 	"github.com/daylight-im/daylight/ds"
 	"github.com/daylight-im/daylight/keydir/kdclient"
 	"github.com/daylight-im/daylight/mls/group"
+	"github.com/daylight-im/daylight/policy"
 )
 
 // Sentinel errors callers branch on.
@@ -93,8 +94,12 @@ type profile struct {
 
 // Client is one device's client.
 type Client struct {
-	mu        sync.Mutex
-	cfg       Config
+	mu  sync.Mutex
+	cfg Config
+	// claimed, set only by tests (export_test.go), makes this client claim a
+	// policy in the groups it creates and accept it without escrowing under
+	// it: the non-compliant member of the T8/T9 attack tests.
+	claimed   *policy.GroupPolicy
 	st        *localstore.Store
 	prof      *profile
 	tr        *transport.Client
@@ -336,7 +341,8 @@ func (c *Client) replenishKeyPackages(ctx context.Context) error {
 // first; the device's Ed25519 seed is fed as those first bytes (adapter until
 // mls/group takes a signer), and the result is checked.
 func (c *Client) newKeyPackage() (*group.KeyPackageBundle, error) {
-	cfg := group.Config{Rand: io.MultiReader(bytesReader(c.prof.SigningKey.Seed()), c.cfg.Rand), Now: c.cfg.Now}
+	cfg := group.Config{Rand: io.MultiReader(bytesReader(c.prof.SigningKey.Seed()), c.cfg.Rand), Now: c.cfg.Now,
+		ExtensionTypes: []uint16{policy.ExtensionType}} // client/policyctx.go
 	kp, err := group.NewKeyPackage(cfg, cipherSuite, c.mlsIdentity())
 	if err != nil {
 		return nil, err

@@ -30,8 +30,9 @@ import (
 // it). The verified epoch of each group is remembered in the local store
 // ("escrow/<hex id>"), so each epoch costs one list and at most one upload.
 //
-// The policy is a client-level setting (Config.Escrow) for now: the policy id
-// is not yet put in (nor read from) the GroupContext's extensions (A10). See
+// The policy is a client-level setting (Config.Escrow); the groups this
+// client creates carry its id in their GroupContext and the client refuses to
+// send in a group naming another (client/policyctx.go, A10). See
 // docs/lawful-access.md, "Escrow upload and epoch statements".
 
 // EscrowPolicy is the access policy this client escrows under.

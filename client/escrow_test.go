@@ -55,6 +55,7 @@ func newEscrowWorld(t *testing.T) *escrowWorld {
 	}
 	w.alice = open("alice", &client.EscrowPolicy{Policy: w.pol.Verified})
 	w.mallory = open("mallory", nil)
+	client.TestingOnlyClaimPolicy(w.mallory, w.pol.Verified.ID) // claims the policy, escrows nothing
 	d, err := w.alice.Register(ctx, "alice", "phone")
 	if err != nil {
 		t.Fatal(err)

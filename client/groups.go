@@ -103,12 +103,23 @@ type GroupInfo struct {
 	Messages int      `json:"messages"`
 	// Blocked names the members this device blocked (client/block.go).
 	Blocked []string `json:"blocked,omitempty"`
+	// Policy is the group's access policy id in hex, or "none" (A10,
+	// client/policyctx.go); PolicyAccepted is false when this client does
+	// not accept it (sending is then refused).
+	Policy         string `json:"policy"`
+	PolicyAccepted bool   `json:"policy_accepted"`
 }
 
 func (c *Client) info(gs *groupState) GroupInfo {
 	gi := GroupInfo{ID: gs.hexID(), Name: gs.Name, Removed: gs.Removed, Left: gs.Left, Messages: len(gs.History)}
 	if gs.m != nil && gs.m.g != nil {
 		gi.Epoch = gs.m.g.Epoch()
+		if gp, err := groupPolicy(gs.m.g); err == nil {
+			gi.Policy = gp.String()
+		} else {
+			gi.Policy = "malformed: " + err.Error()
+		}
+		gi.PolicyAccepted = c.checkGroupPolicy(gs.m.g) == nil
 		if !gs.Removed {
 			gi.Members = members(gs.m.g)
 			gi.Blocked = c.blockedMembers(gi.Members)
@@ -271,7 +282,7 @@ func (c *Client) CreateGroup(ctx context.Context, name string, users []string) (
 	if err != nil {
 		return AddResult{}, err
 	}
-	o.GroupID, o.Identity = gid, c.mlsIdentity()
+	o.GroupID, o.Identity, o.Exts = gid, c.mlsIdentity(), c.groupPolicyExtensions()
 	m := c.newGroupState()
 	if _, err := m.apply(&o); err != nil {
 		return AddResult{}, err
@@ -595,6 +606,9 @@ func (c *Client) SendText(ctx context.Context, ref, text string) (Message, error
 func (c *Client) sendPayload(ctx context.Context, gs *groupState, p payload, history bool) (Message, error) {
 	pt, err := json.Marshal(p)
 	if err != nil {
+		return Message{}, err
+	}
+	if err := c.checkGroupPolicy(gs.m.g); err != nil {
 		return Message{}, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -935,6 +949,10 @@ func (c *Client) handleWelcome(d api.Delivery) ([]Message, bool, error) {
 			}
 		}
 		out := []Message{gs.add(Message{Time: d.Received.UTC(), From: by.Username, FromDevice: d.Sender, Kind: "event", Text: "added this device to the group" + c.blockNote(before)})}
+		if err := c.checkGroupPolicy(m.g); err != nil {
+			out = append(out, gs.add(Message{Time: d.Received.UTC(), Kind: "event",
+				Text: "WARNING: " + err.Error() + "; this device will not send in the group (hint: leave it, or configure the group's policy if you accept it)"}))
+		}
 		return out, true, c.saveGroup(gs)
 	}
 	return nil, false, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/daylight-im/daylight/mls/group"
 	"github.com/daylight-im/daylight/mls/suite"
+	"github.com/daylight-im/daylight/policy"
 )
 
 // cipherSuite is the suite daylight groups use: MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
@@ -58,14 +59,15 @@ func (cs *commitSpec) options() group.CommitOptions {
 // op is one operation on a group state.
 type op struct {
 	Kind     opKind
-	GroupID  []byte      // create
-	Identity []byte      // create
-	KP       *kpRecord   // join
-	Msg      []byte      // join (Welcome), process
-	Commit   *commitSpec // commit
-	Plain    []byte      // protect
-	AAD      []byte      `json:",omitempty"` // protect: the franking commitment (client/franking.go)
-	Remove   []byte      // propose: identity to remove
+	GroupID  []byte            // create
+	Identity []byte            // create
+	KP       *kpRecord         // join
+	Msg      []byte            // join (Welcome), process
+	Commit   *commitSpec       // commit
+	Plain    []byte            // protect
+	AAD      []byte            `json:",omitempty"` // protect: the franking commitment (client/franking.go)
+	Remove   []byte            // propose: identity to remove
+	Exts     []group.Extension `json:",omitempty"` // create: GroupContext extensions (client/policyctx.go)
 }
 
 // kpRecord is a KeyPackage with its private keys (record "kp/<ref>").
@@ -84,7 +86,7 @@ type mlsGroup struct {
 }
 
 func newMLSGroup(devSK ed25519.PrivateKey, r io.Reader, now func() time.Time) *mlsGroup {
-	return &mlsGroup{devSK: devSK, cfg: group.Config{Rand: r, Now: now}}
+	return &mlsGroup{devSK: devSK, cfg: group.Config{Rand: r, Now: now, ExtensionTypes: []uint16{policy.ExtensionType}}}
 }
 
 // result of applying an op.
@@ -104,7 +106,7 @@ func (m *mlsGroup) apply(o *op) (*opResult, error) {
 		// signature key is the registered device key (the DS checks it).
 		cfg := m.cfg
 		cfg.Rand = io.MultiReader(bytesReader(m.devSK.Seed()), m.cfg.Rand)
-		g, err := group.Create(cfg, cipherSuite, o.GroupID, o.Identity)
+		g, err := group.CreateWithExtensions(cfg, cipherSuite, o.GroupID, o.Identity, o.Exts)
 		if err != nil {
 			return nil, err
 		}

@@ -160,6 +160,8 @@ func hint(err error) string {
 		return "a moderator of this provider suspended your account; contact the provider to appeal"
 	case errors.Is(err, client.ErrBlocked):
 		return "you blocked this user; `daylight unblock USER` first, or leave them out"
+	case errors.Is(err, client.ErrGroupPolicy):
+		return "`daylight group show GROUP` names the group's access policy; leave the group, or run with DAYLIGHT_ESCROW_POLICY set to that policy if you accept it"
 	case errors.Is(err, client.ErrNotReportable):
 		return "only messages received from others can be reported; see `daylight history GROUP` for ids"
 	case errors.Is(err, localstore.ErrWrongKey):
@@ -631,6 +633,9 @@ func printGroup(w io.Writer, g client.GroupInfo) {
 	}
 	fmt.Fprintf(w, "%s  %s  epoch %d  members: %s%s\n", g.ID[:8], g.Name, g.Epoch, strings.Join(ms, " "), state)
 	warnBlockedMembers(w, g) // block.go
+	if g.Policy != "" && !g.PolicyAccepted {
+		fmt.Fprintf(w, "  WARNING: this group's access policy is %s, not the one this client accepts: sending is refused (hint: leave the group, or use the policy with DAYLIGHT_ESCROW_POLICY if you accept it)\n", g.Policy)
+	}
 }
 
 func (e *env) group(ctx context.Context, args []string) error {

@@ -66,6 +66,12 @@ type Config struct {
 	// may be called from several goroutines at once. nil accepts every
 	// credential (the only rule is then equality of identity in resync).
 	CredentialValidator func(cred *wire.Credential, signatureKey []byte) error
+	// ExtensionTypes lists application extension types (beyond RFC 9420's
+	// defaults) this client supports; they are advertised in the
+	// capabilities.extensions of every leaf it creates (Section 7.2), which a
+	// group whose GroupContext carries such an extension requires of every
+	// member (Sections 11.1, 12.1.7).
+	ExtensionTypes []uint16
 }
 
 func (c Config) rand() io.Reader {

@@ -253,6 +253,16 @@ func (g *Group) secretTreeConfig() secrettree.Config { return secrettree.Config{
 
 // Create creates a one-member group at epoch 0 (RFC 9420, Section 11).
 func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
+	return CreateWithExtensions(cfg, cs, groupID, identity, nil)
+}
+
+// CreateWithExtensions is Create with GroupContext extensions in the first
+// epoch (RFC 9420, Sections 8.1, 11): e.g. the id of the group's access
+// policy (docs/lawful-access.md, A10). Every extension type beyond the RFC's
+// defaults must be listed in cfg.ExtensionTypes, since the creator's leaf
+// must support the group's extensions, and later members' leaves are held to
+// the same rule.
+func CreateWithExtensions(cfg Config, cs suite.ID, groupID, identity []byte, exts []Extension) (*Group, error) {
 	s, err := suite.Lookup(cs)
 	if err != nil {
 		return nil, fmt.Errorf("mls/group: Create: %w", err)
@@ -267,7 +277,19 @@ func Create(cfg Config, cs suite.ID, groupID, identity []byte) (*Group, error) {
 	}
 	g := &Group{cfg: cfg, publicState: publicState{cs: s, tree: rt, validateCredential: cfg.CredentialValidator}, sigPriv: kp.SignaturePriv,
 		priv: treekem.NewPrivateState(s, 0, kp.EncryptionPriv), pendingUpdates: map[string]keyPair{}, resumption: map[uint64][]byte{}, sent: map[string][]byte{}}
-	g.setContext(groupContext{Version: mls10, CipherSuite: wire.CipherSuite(cs), GroupID: clone(groupID), TreeHash: g.tree.rootHash(), ConfirmedTranscriptHash: []byte{}})
+	gc := groupContext{Version: mls10, CipherSuite: wire.CipherSuite(cs), GroupID: clone(groupID), TreeHash: g.tree.rootHash(), ConfirmedTranscriptHash: []byte{},
+		Extensions: nonNil(toWireExtensions(exts))}
+	seen := map[uint16]bool{}
+	for _, e := range exts {
+		if seen[e.Type] {
+			return nil, fmt.Errorf("mls/group: Create: extension %d given twice", e.Type)
+		}
+		seen[e.Type] = true
+	}
+	if err := checkLeafCapabilities(&kp.kp.LeafNode, &gc); err != nil {
+		return nil, fmt.Errorf("mls/group: Create: %w (hint: list the type in Config.ExtensionTypes)", err)
+	}
+	g.setContext(gc)
 	// A fresh random init secret and a zero commit secret give a random epoch secret.
 	rnd := make([]byte, s.Nh())
 	if _, err := io.ReadFull(cfg.rand(), rnd); err != nil {

@@ -54,6 +54,17 @@ func defaultCapabilities(cs wire.CipherSuite) wire.Capabilities {
 	return wire.Capabilities{Versions: []wire.ProtocolVersion{mls10}, CipherSuites: suites, Credentials: []wire.CredentialType{credentialBasic}}
 }
 
+// capabilities is defaultCapabilities plus cfg.ExtensionTypes.
+func (c Config) capabilities(cs wire.CipherSuite) wire.Capabilities {
+	caps := defaultCapabilities(cs)
+	for _, t := range c.ExtensionTypes {
+		if !hasU16(caps.Extensions, wire.ExtensionType(t)) {
+			caps.Extensions = append(caps.Extensions, wire.ExtensionType(t))
+		}
+	}
+	return caps
+}
+
 // NewKeyPackage creates a KeyPackage for identity with a basic credential and fresh
 // signature, init and encryption keys (RFC 9420, Section 10).
 func NewKeyPackage(cfg Config, cs suite.ID, identity []byte) (*KeyPackageBundle, error) {
@@ -86,7 +97,7 @@ func newKeyPackageWithSigner(cfg Config, s *suite.Suite, identity, sigPriv, sigP
 		EncryptionKey: encPub,
 		SignatureKey:  sigPub,
 		Credential:    credential{Type: credentialBasic, Identity: clone(identity)},
-		Capabilities:  defaultCapabilities(wire.CipherSuite(s.ID())),
+		Capabilities:  cfg.capabilities(wire.CipherSuite(s.ID())),
 		Source:        leafSourceKeyPackage,
 		Lifetime:      wire.Lifetime{NotBefore: uint64(now.Add(-time.Hour).Unix()), NotAfter: uint64(now.Add(life).Unix())},
 	}
