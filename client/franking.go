@@ -67,7 +67,19 @@ func unfrank(groupID []byte, user string, dev api.DeviceID, aad, content, stamp 
 		return nil, nil, err
 	}
 	rec := &frankRecord{Plain: pt, Key: key}
-	if len(stamp) > 0 {
+	switch {
+	case len(stamp) == 0:
+	case len(stamp) == franking.DeliveredSize:
+		// The delivered form (time and tag): the rest is this message's
+		// commitment, MLS sender and group, so the rebuilt stamp names them
+		// by construction; only the provider can check the tag, on a report.
+		st, err := franking.Rebuild(stamp, cm, groupID, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		rec.Stamp = st.Marshal()
+	default:
+		// A full stamp (servers before the delivered form).
 		st, err := franking.ParseStamp(stamp)
 		if err != nil {
 			return nil, nil, err

@@ -25,9 +25,12 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"sync"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -126,12 +129,26 @@ type Stamp struct {
 	Tag        [sha256.Size]byte
 }
 
-func (s *Stamp) tbs(b *cryptobyte.Builder) {
-	b.AddBytes(s.Commitment[:])
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.Sender.Account)) })
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s.Sender.Device)) })
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(s.GroupID) })
-	b.AddUint64(s.Time)
+// tbsPrefix is the to-be-signed label of a stamp tag.
+const tbsPrefix = "daylight franking stamp v1"
+
+// tbsSize is the length of the stamp's to-be-signed fields (after the
+// label): commitment, three uint8-length-prefixed fields, time.
+func (s *Stamp) tbsSize() int {
+	return CommitmentSize + 3 + len(s.Sender.Account) + len(s.Sender.Device) + len(s.GroupID) + 8
+}
+
+// appendTBS appends commitment || account<u8> || device<u8> || group_id<u8> ||
+// time (uint64) to b. checkIdentity bounds the fields to 255 bytes.
+func (s *Stamp) appendTBS(b []byte) []byte {
+	b = append(b, s.Commitment[:]...)
+	b = append(b, byte(len(s.Sender.Account)))
+	b = append(b, s.Sender.Account...)
+	b = append(b, byte(len(s.Sender.Device)))
+	b = append(b, s.Sender.Device...)
+	b = append(b, byte(len(s.GroupID)))
+	b = append(b, s.GroupID...)
+	return binary.BigEndian.AppendUint64(b, s.Time)
 }
 
 // Matches is the recipient's check of a delivered stamp: it is for this
@@ -145,24 +162,39 @@ func (s *Stamp) Matches(c Commitment, groupID []byte, sender Sender) error {
 
 // Stamper is the provider's stamping key (32 random bytes, shared by its
 // replicas, never logged).
-type Stamper struct{ key []byte }
+type Stamper struct {
+	key  []byte
+	macs sync.Pool // of *stampMAC: HMAC states keyed with key, reset before use
+}
+
+// stampMAC is a reusable HMAC-SHA256 state and a buffer for the
+// to-be-signed bytes, so a stamp's tag costs no allocation.
+type stampMAC struct {
+	h   hash.Hash
+	buf []byte
+}
 
 // NewStamper returns a Stamper for key.
 func NewStamper(key []byte) (*Stamper, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("franking: stamp key must be %d bytes", KeySize)
 	}
-	return &Stamper{key: bytes.Clone(key)}, nil
+	st := &Stamper{key: bytes.Clone(key)}
+	st.macs.New = func() any {
+		return &stampMAC{h: hmac.New(sha256.New, st.key), buf: make([]byte, 0, 128)}
+	}
+	return st, nil
 }
 
+// tag is HMAC-SHA256(stamp key, "daylight franking stamp v1" || TBS).
 func (st *Stamper) tag(s *Stamp) [sha256.Size]byte {
-	var b cryptobyte.Builder
-	b.AddBytes([]byte("daylight franking stamp v1"))
-	s.tbs(&b)
-	m := hmac.New(sha256.New, st.key)
-	m.Write(b.BytesOrPanic())
+	m := st.macs.Get().(*stampMAC)
+	m.h.Reset()
+	m.buf = s.appendTBS(append(m.buf[:0], tbsPrefix...))
+	m.h.Write(m.buf)
 	var t [sha256.Size]byte
-	m.Sum(t[:0])
+	m.h.Sum(t[:0])
+	st.macs.Put(m)
 	return t
 }
 
@@ -209,13 +241,54 @@ func (st *Stamper) VerifyReport(r *Report) (*VerifiedReport, error) {
 	return &VerifiedReport{Plaintext: bytes.Clone(r.Plaintext), Sender: r.Stamp.Sender, GroupID: bytes.Clone(r.Stamp.GroupID), Time: r.Stamp.Time}, nil
 }
 
-// Marshal encodes a stamp.
+// Marshal encodes a stamp: version || TBS || tag.
 func (s *Stamp) Marshal() []byte {
-	var b cryptobyte.Builder
-	b.AddUint8(version)
-	s.tbs(&b)
-	b.AddBytes(s.Tag[:])
-	return b.BytesOrPanic()
+	return s.AppendMarshal(make([]byte, 0, 1+s.tbsSize()+sha256.Size))
+}
+
+// AppendMarshal appends the encoding of Marshal to b.
+func (s *Stamp) AppendMarshal(b []byte) []byte {
+	b = append(b, version)
+	b = s.appendTBS(b)
+	return append(b, s.Tag[:]...)
+}
+
+// The delivered form of a stamp (docs/franking.md, "Delivered stamps"): the
+// recipient already knows the commitment (the message's authenticated_data),
+// the MLS-authenticated sender and the group, so the provider delivers only
+// what it alone knows: deliveredVersion || time (uint64) || tag.
+const (
+	deliveredVersion = 2
+	// DeliveredSize is the length of a delivered stamp.
+	DeliveredSize = 1 + 8 + sha256.Size
+)
+
+// AppendDelivered appends the delivered form of the stamp encoding full
+// (Marshal's output) to b, without decoding the rest: time and tag are the
+// encoding's last 40 bytes.
+func AppendDelivered(b, full []byte) ([]byte, error) {
+	if len(full) < 1+CommitmentSize+3+8+sha256.Size || full[0] != version {
+		return nil, fmt.Errorf("%w: stamp: short or unknown version", ErrMalformed)
+	}
+	b = append(b, deliveredVersion)
+	return append(b, full[len(full)-8-sha256.Size:]...), nil
+}
+
+// Rebuild is the recipient's side of a delivered stamp: it restores the full
+// stamp from the delivered time and tag and what the recipient knows itself
+// (the commitment it opened, the MLS-authenticated sender and the group). The
+// result names this message by construction; whether the tag is right only the
+// provider can tell, on a report.
+func Rebuild(delivered []byte, c Commitment, groupID []byte, sender Sender) (*Stamp, error) {
+	if err := checkIdentity(groupID, sender); err != nil {
+		return nil, err
+	}
+	if len(delivered) != DeliveredSize || delivered[0] != deliveredVersion {
+		return nil, fmt.Errorf("%w: delivered stamp: size or version", ErrMalformed)
+	}
+	s := &Stamp{Commitment: c, Sender: sender, GroupID: bytes.Clone(groupID), Time: binary.BigEndian.Uint64(delivered[1:9])}
+	copy(s.Tag[:], delivered[9:])
+	return s, nil
 }
 
 func parseStamp(str *cryptobyte.String) (*Stamp, error) {

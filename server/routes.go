@@ -19,6 +19,7 @@ import (
 
 	"github.com/daylight-im/daylight/api"
 	"github.com/daylight-im/daylight/ds"
+	"github.com/daylight-im/daylight/franking"
 )
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
@@ -535,12 +536,28 @@ func (s *Server) sendMessage(ctx context.Context, p ds.Principal, msg, welcome [
 	return api.Receipt{Cursor: rc.Cursor, Seq: rc.Seq, Epoch: rc.Epoch}, nil
 }
 
+// apiPage converts a queue page for the wire. Stamps go out in their
+// delivered form (franking.AppendDelivered: version, time, tag; 41 bytes):
+// the recipient rebuilds the rest from the message (docs/api.md). One buffer
+// holds the page's stamps.
 func apiPage(pg ds.Page) api.Page {
 	out := api.Page{Cursor: pg.Cursor, Deliveries: make([]api.Delivery, 0, len(pg.Deliveries))}
+	var stamps []byte
 	for _, d := range pg.Deliveries {
+		var stamp []byte
+		if len(d.Stamp) > 0 {
+			if stamps == nil {
+				stamps = make([]byte, 0, franking.DeliveredSize*len(pg.Deliveries))
+			}
+			n := len(stamps)
+			var err error
+			if stamps, err = franking.AppendDelivered(stamps, d.Stamp); err == nil {
+				stamp = stamps[n:len(stamps):len(stamps)]
+			} // a malformed stored stamp is delivered as none: the message is unreportable
+		}
 		out.Deliveries = append(out.Deliveries, api.Delivery{
 			Cursor: d.Cursor, GroupID: d.GroupID, Seq: d.Seq, Epoch: d.Epoch, Kind: d.Kind.String(),
-			Sender: api.DeviceID(d.Sender), Data: d.Data, Received: d.Received.UTC(), Stamp: d.Stamp,
+			Sender: api.DeviceID(d.Sender), Data: d.Data, Received: d.Received.UTC(), Stamp: stamp,
 		})
 	}
 	return out
